@@ -1,0 +1,1 @@
+"""Accuracy metrics against ground truth: COCO box mAP and identity-clustering scores."""

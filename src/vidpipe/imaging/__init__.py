@@ -1,0 +1,1 @@
+"""Reading image files into one predictable form: upright 8-bit RGB."""

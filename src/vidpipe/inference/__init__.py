@@ -1,0 +1,1 @@
+"""Model specs, sessions and the detectors and embedders built on them."""

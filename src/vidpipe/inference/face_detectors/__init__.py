@@ -1,0 +1,1 @@
+"""Face detector implementations."""

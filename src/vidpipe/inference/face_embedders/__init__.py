@@ -1,0 +1,1 @@
+"""Face identity embedder implementations."""

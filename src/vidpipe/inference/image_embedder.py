@@ -1,0 +1,212 @@
+"""Whole-image (or crop) embeddings: the interface, the helpers around vectors, and the factory.
+
+An image embedder maps H×W×3 uint8 RGB arrays (whole frames or object crops) to L2-normalised
+float32 rows, so the dot product of two rows is their cosine similarity. Scales differ between
+models: compare a score only with the same model's ``same_object_threshold``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from vidpipe.errors import ModelError
+from vidpipe.inference.base import Model
+from vidpipe.inference.specs import ModelSpec, Task, get_spec
+from vidpipe.settings import Settings, get_settings
+
+FloatArray = npt.NDArray[np.float32]
+
+# Below this norm a row is treated as zero (left as zeros instead of dividing by ~0).
+_EPS = 1e-12
+
+
+def l2_normalise(rows: npt.ArrayLike) -> FloatArray:
+    """Each row of a (N, D) array divided by its L2 norm; all-zero rows stay zero."""
+    arr = np.asarray(rows, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None]
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    out: FloatArray = (arr / np.maximum(norms, _EPS)).astype(np.float32, copy=False)
+    return out
+
+
+def cosine_similarity(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """(N, M) cosine similarities between the rows of ``a`` (N, D) and ``b`` (M, D).
+
+    1-D inputs count as a single row, so the result is always 2-D. Rows need not be normalised.
+    """
+    x = np.asarray(a, dtype=np.float32)
+    y = np.asarray(b, dtype=np.float32)
+    x = x[None] if x.ndim == 1 else x
+    y = y[None] if y.ndim == 1 else y
+    if x.ndim != 2 or y.ndim != 2:
+        raise ValueError(
+            f"cosine_similarity needs (N, D) and (M, D) arrays, got shapes {x.shape} and {y.shape}"
+        )
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"cosine_similarity needs rows of the same length, got {x.shape[1]} and {y.shape[1]} dimensions"
+        )
+    out: FloatArray = (l2_normalise(x) @ l2_normalise(y).T).astype(np.float32, copy=False)
+    return out
+
+
+_BYTES_DTYPE = np.dtype("<f4")
+
+
+def embedding_to_bytes(vector: npt.ArrayLike) -> bytes:
+    """One embedding (D,) as float32 little-endian bytes (4·D bytes), for a database column."""
+    arr = np.asarray(vector)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"embedding_to_bytes needs one non-empty (D,) vector, got shape {arr.shape}")
+    return arr.astype(_BYTES_DTYPE).tobytes()
+
+
+def embedding_from_bytes(data: bytes | bytearray | memoryview, dim: int | None = None) -> FloatArray:
+    """The (D,) float32 vector that ``embedding_to_bytes`` wrote; ``dim`` checks the length."""
+    raw = bytes(data)
+    size = _BYTES_DTYPE.itemsize
+    if dim is not None:
+        if dim <= 0:
+            raise ValueError(f"embedding_from_bytes: dim must be positive, got {dim}")
+        if len(raw) != dim * size:
+            raise ValueError(
+                f"embedding_from_bytes: expected {dim * size} bytes ({dim} float32 values), "
+                f"got {len(raw)} bytes"
+            )
+    elif len(raw) == 0 or len(raw) % size:
+        raise ValueError(
+            f"embedding_from_bytes: expected a non-empty multiple of {size} bytes (float32 values), "
+            f"got {len(raw)} bytes"
+        )
+    out: FloatArray = np.frombuffer(raw, dtype=_BYTES_DTYPE).astype(np.float32)  # native order, writable
+    return out
+
+
+def check_images(images: Sequence[np.ndarray[Any, Any]]) -> None:
+    """Refuse anything but a sequence of H×W×3 uint8 arrays, naming the first bad one."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        raise ValueError(
+            f"pass a sequence of images (for one image: [image]), got one array of shape {images.shape}"
+        )
+    for i, image in enumerate(images):
+        if not isinstance(image, np.ndarray):
+            raise ValueError(f"image {i}: expected a numpy array, got {type(image).__name__}")
+        if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+            raise ValueError(f"image {i}: expected an H×W×3 RGB array, got shape {image.shape}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"image {i}: expected dtype uint8, got {image.dtype}")
+
+
+def static_batch(shape: Sequence[Any]) -> int | None:
+    """The fixed batch size of an onnx input shape, or None when the export leaves it dynamic."""
+    first = shape[0] if len(shape) else None
+    return first if isinstance(first, int) and first > 0 else None
+
+
+def run_in_batches(
+    run: Callable[[dict[str, np.ndarray[Any, Any]]], list[np.ndarray[Any, Any]]],
+    input_name: str,
+    items: Sequence[Any],
+    prepare: Callable[[Any], np.ndarray[Any, Any]],
+    *,
+    fixed_batch: int | None,
+    max_batch: int,
+) -> FloatArray:
+    """Run ``prepare(item)`` rows through a model in batches; (N, D) float32 rows, not normalised.
+
+    ``fixed_batch`` is the export's fixed batch size (None: dynamic, then ``max_batch`` at a time);
+    a short last batch of a fixed-size export is filled with zeros whose rows are dropped. Items
+    are prepared one batch at a time, so memory stays bounded for many crops.
+    """
+    chunk = fixed_batch or max_batch
+    rows: list[FloatArray] = []
+    for start in range(0, len(items), chunk):
+        batch = np.stack([prepare(item) for item in items[start : start + chunk]])
+        n = len(batch)
+        if fixed_batch is not None and n < fixed_batch:
+            batch = np.concatenate([batch, np.zeros((fixed_batch - n, *batch.shape[1:]), batch.dtype)])
+        out = run({input_name: np.ascontiguousarray(batch)})[0]
+        rows.append(np.asarray(out, np.float32).reshape(len(batch), -1)[:n])
+    return np.concatenate(rows)
+
+
+class ImageEmbedder(Model, ABC):
+    """Maps RGB crops or frames to L2-normalised (N, D) float32 rows."""
+
+    task: ClassVar[Task] = Task.IMAGE_EMBEDDING
+    # Whether ``embed_text`` works (CLIP-style models with a text tower).
+    supports_text: ClassVar[bool] = False
+    _dim: int | None = None
+
+    @abstractmethod
+    def embed(self, images: Sequence[np.ndarray[Any, Any]]) -> FloatArray:
+        """(N, D) float32 unit rows for N H×W×3 uint8 RGB images; (0, D) for none."""
+
+    def embed_one(self, image: np.ndarray[Any, Any]) -> FloatArray:
+        """The (D,) unit vector of one image."""
+        out: FloatArray = self.embed([image])[0]
+        return out
+
+    def embed_text(self, texts: Sequence[str]) -> FloatArray:
+        """(N, D) unit rows for texts, in the same space as images; only where ``supports_text``."""
+        raise ModelError(f"model {self.name!r} has no text tower; text search needs a CLIP-style model")
+
+    @property
+    def dim(self) -> int:
+        """Length D of each embedding, from the model's output shape (one dry run if it is dynamic)."""
+        if self._dim is None:
+            self._dim = self._output_dim()
+        return self._dim
+
+    def _output_dim(self) -> int:
+        shape = self.session.get_outputs()[0].shape
+        dims = list(shape[1:])
+        if dims and all(isinstance(d, int) and d > 0 for d in dims):
+            return int(np.prod(dims))
+        return int(self.embed([np.zeros((8, 8, 3), np.uint8)]).shape[1])
+
+    @property
+    def same_object_threshold(self) -> float:
+        """Cosine similarity at or above which two crops show the same object, for this model."""
+        return self.spec.threshold("same_object")
+
+    def _run_session(
+        self, session: Any, feeds: dict[str, np.ndarray[Any, Any]]
+    ) -> list[np.ndarray[Any, Any]]:
+        """``Model.run`` for a session other than the main one (a second tower), timed the same way."""
+        start = time.perf_counter()
+        outputs: list[np.ndarray[Any, Any]] = session.run(None, feeds)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return outputs
+
+
+def _implementation(spec: ModelSpec) -> type[ImageEmbedder]:
+    # Imported here: the implementations import this module for the base class.
+    from vidpipe.inference.image_embedders.mobilenet import MobileNetEmbedder
+    from vidpipe.inference.image_embedders.openclip import OpenClipEmbedder
+
+    names = {f.name.rsplit("/", 1)[-1] for f in spec.files}
+    if {"visual.onnx", "textual.onnx"} <= names:
+        return OpenClipEmbedder  # any OpenCLIP export in the immich layout
+    if spec.name.startswith("mobilenet") and spec.backend == "onnx":
+        return MobileNetEmbedder
+    raise ModelError(f"no image embedder implementation handles model {spec.name!r} ({spec.source})")
+
+
+def create_image_embedder(name: str | None = None, settings: Settings | None = None) -> ImageEmbedder:
+    """The image embedder for model ``name`` (default: ``settings.vision.image_embedder``)."""
+    settings = settings or get_settings()
+    spec = get_spec(name or settings.vision.image_embedder)
+    if spec.task != Task.IMAGE_EMBEDDING:
+        raise ModelError(f"model {spec.name!r} is a {spec.task.value} model, not an image embedder")
+    return _implementation(spec)(spec, settings=settings)

@@ -1,0 +1,1 @@
+"""Adapters for the object-detector export formats users bring."""
