@@ -1,0 +1,1 @@
+"""Benchmarks that measure the vision core on real data and print numbers."""

@@ -1,0 +1,1 @@
+"""The ``vidpipe`` command line."""

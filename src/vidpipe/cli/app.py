@@ -1,0 +1,51 @@
+"""Entry point: ``vidpipe`` and its sub-commands; errors become one clear line, not a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vidpipe import __version__
+from vidpipe.cli import bench_cmd, faces_cmd, models_cmd
+from vidpipe.cli.common import err_console
+from vidpipe.cli.demo_cmd import demo
+from vidpipe.cli.detect_cmd import detect
+from vidpipe.errors import VidpipeError
+
+app = typer.Typer(
+    name="vidpipe",
+    help="Asset Registry and continuity checks for AI video production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(faces_cmd.app, name="faces")
+app.add_typer(bench_cmd.app, name="bench")
+app.command("detect")(detect)
+app.command("demo")(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vidpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version"),
+) -> None:
+    """vidpipe: keep characters, props and places consistent across generated scenes."""
+
+
+def main() -> None:
+    try:
+        app()
+    except VidpipeError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

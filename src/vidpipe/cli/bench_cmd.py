@@ -1,0 +1,124 @@
+"""``vidpipe bench``: measurements on real data. Each prints a JSON object last."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from vidpipe.cli.common import console, err_console, print_json, progress_bar, settings_with
+from vidpipe.errors import VidpipeError
+from vidpipe.inference.face_analysis import FaceAnalyzer
+from vidpipe.inference.object_detector import create_object_detector
+
+app = typer.Typer(help="Benchmarks on real data; each prints a JSON object last.", no_args_is_help=True)
+
+ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
+JsonOnly = typer.Option(False, "--json", help="Print only the JSON object")
+
+
+def _report(result: dict[str, Any], as_json: bool, title: str) -> None:
+    if not as_json:
+        table = Table(title=title)
+        table.add_column("measure")
+        table.add_column("value")
+        for key, value in result.items():
+            if not isinstance(value, (list, dict)):
+                table.add_row(key, str(value))
+        err_console.print(table)
+    print_json(result)
+
+
+def _existing(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise VidpipeError(f"{what} {str(path)!r} does not exist")
+    return path
+
+
+def default_data_dir() -> Path:
+    """VIDPIPE_DATA_DIR, else ../shared/data beside the working folder (the layout on the team's machines)."""
+    return Path(os.environ.get("VIDPIPE_DATA_DIR", "../shared/data")).expanduser()
+
+
+@app.command("faces")
+def bench_faces(
+    images: Path = typer.Option(..., "--images", help="Folder the CSV's file column is relative to"),
+    labels: Path = typer.Option(..., "--labels", help="CSV with file,identity"),
+    detector: str | None = typer.Option(None, "--detector", help="Face detector model"),
+    embedder: str | None = typer.Option(None, "--embedder", help="Face identity model"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Faces found and identity-grouping accuracy (BCubed, pairwise F1) on labelled photos."""
+    from vidpipe.bench.faces import read_labels, run_face_bench
+
+    _existing(images, "image folder")
+    total = len(read_labels(_existing(labels, "labels file")))
+    analyzer = FaceAnalyzer(detector, embedder, settings=settings_with(model_dir))
+    with progress_bar("Faces", total, quiet=as_json) as tick:
+        result = run_face_bench(images, labels, analyzer, progress=tick)
+    _report(result, as_json, "Face bench")
+
+
+@app.command("detect")
+def bench_detect(
+    images: Path = typer.Option(..., "--images", help="Folder the COCO file_name entries are relative to"),
+    coco: Path = typer.Option(..., "--coco", help="COCO ground-truth JSON"),
+    model: str | None = typer.Option(None, "--model", help="Object detector: a model name or an .onnx file"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """mAP@0.5 and mAP@0.5:0.95 against COCO ground truth, and milliseconds per image."""
+    from vidpipe.bench.detect import load_ground_truth, run_detect_bench
+
+    _existing(images, "image folder")
+    total = len(load_ground_truth(_existing(coco, "COCO file"))["images"])
+    detector = create_object_detector(model, settings=settings_with(model_dir))
+    with progress_bar("Detecting", total, quiet=as_json) as tick:
+        result = run_detect_bench(images, coco, detector, progress=tick)
+    _report(result, as_json, "Detection bench")
+
+
+@app.command("peers")
+def bench_peers(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Test data (default: VIDPIPE_DATA_DIR or ../shared/data)"),
+    model: str = typer.Option("yolov8n_int8", "--model", help="Ultralytics-format detector both sides run"),
+    ultralytics_python: str | None = typer.Option(
+        None, "--ultralytics-python", envvar="VIDPIPE_ULTRALYTICS_PYTHON",
+        help="Python interpreter that has the ultralytics package (default: this one)",
+    ),
+    skip_detection: bool = typer.Option(False, "--skip-detection"),
+    skip_faces: bool = typer.Option(False, "--skip-faces"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Ours against Ultralytics (detection) and face_recognition (faces), same images and weights, one run."""
+    from vidpipe.bench.peers import detection_peer, face_peer
+
+    data = _existing(data_dir or default_data_dir(), "data folder")
+    settings = settings_with(model_dir)
+    result: dict[str, Any] = {}
+    if not skip_detection:
+        voc = data / "detection" / "voc_100"
+        detector = create_object_detector(model, settings=settings)
+        with console.status("Detection: ours and ultralytics"):
+            result["detection"] = detection_peer(
+                voc, voc / "instances_coco80.json", detector, ultralytics_python=ultralytics_python
+            )
+    if not skip_faces:
+        faces = data / "faces"
+        with console.status("Faces: ours and face_recognition"):
+            result["faces"] = face_peer(faces, faces / "labels.csv", FaceAnalyzer(settings=settings))
+    if not as_json:
+        for section, values in result.items():
+            _report(values, True, section) if False else None
+            table = Table(title=f"Peers: {section}")
+            table.add_column("measure")
+            table.add_column("value")
+            for key, value in values.items():
+                table.add_row(key, str(value))
+            err_console.print(table)
+    print_json(result)
