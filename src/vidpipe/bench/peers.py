@@ -64,9 +64,12 @@ def _run_ultralytics(python: str | None, request: dict[str, Any]) -> dict[str, A
                 "--ultralytics-python ulvenv/bin/python"
             )
         python = sys.executable
-    done = subprocess.run(
-        [python, str(script)], input=json.dumps(request), capture_output=True, text=True, check=False
-    )
+    try:
+        done = subprocess.run(
+            [python, str(script)], input=json.dumps(request), capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise VidpipeError(f"cannot start the ultralytics peer with {python!r}: {exc}") from exc
     if done.returncode != 0:
         raise VidpipeError(f"the ultralytics peer failed (exit {done.returncode}): {done.stderr.strip()[-800:]}")
     result: dict[str, Any] = json.loads(done.stdout)

@@ -9,7 +9,7 @@ import typer
 from vidpipe.cli.common import console, objects_and_faces, settings_with
 from vidpipe.imaging.draw import draw_detections, montage, save_image
 from vidpipe.imaging.loading import load_image
-from vidpipe.inference.face_analysis import FaceAnalyzer, face_crop
+from vidpipe.inference.face_analysis import FaceAnalyzer, drop_animal_faces, face_crop
 from vidpipe.inference.object_detector import create_object_detector
 
 SAMPLES = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
@@ -35,7 +35,7 @@ def demo(
     for path in sample_paths():
         image = load_image(path)
         objects = detector.detect(image)
-        found = analyzer.detect(image)
+        found = drop_animal_faces(analyzer.detect(image), objects)
         analysed = analyzer.analyze(image, path.name, faces=found)
         for face in analysed:
             faces.append(face)

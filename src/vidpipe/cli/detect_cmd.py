@@ -19,6 +19,7 @@ from vidpipe.cli.common import (
 )
 from vidpipe.domain.detections import Detections
 from vidpipe.imaging.draw import draw_detections, save_image
+from vidpipe.inference.face_analysis import drop_animal_faces
 from vidpipe.inference.face_detector import create_face_detector
 from vidpipe.inference.object_detector import create_object_detector
 
@@ -42,7 +43,11 @@ def detect(
     with progress_bar("Detecting", len(loaded), quiet=as_json) as tick:
         for n, (path, image) in enumerate(loaded, 1):
             objects = detector.detect(image)
-            found_faces = face_detector.detect(image) if face_detector else Detections.empty(("face",))
+            found_faces = (
+                drop_animal_faces(face_detector.detect(image), objects)
+                if face_detector
+                else Detections.empty(("face",))
+            )
             report.append(
                 {
                     "file": str(path),

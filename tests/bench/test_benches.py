@@ -1,0 +1,83 @@
+"""Benchmarks on small real subsets: the numbers they print must mean what they say."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from vidpipe.bench.detect import run_detect_bench
+from vidpipe.bench.faces import run_face_bench
+from vidpipe.bench.peers import face_peer, match_f1
+from vidpipe.domain.detections import Detections
+from vidpipe.errors import VidpipeError
+from vidpipe.inference.face_analysis import FaceAnalyzer
+from vidpipe.inference.object_detector import create_object_detector
+from vidpipe.settings import Settings
+
+pytestmark = [pytest.mark.models, pytest.mark.data]
+
+
+def _subset(data_dir: Path, tmp_path: Path, identities: set[str], per_identity: int) -> Path:
+    rows, seen = [], {}
+    with (data_dir / "faces/labels.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if row["identity"] in identities and seen.get(row["identity"], 0) < per_identity:
+                seen[row["identity"]] = seen.get(row["identity"], 0) + 1
+                rows.append({"file": row["file"], "identity": row["identity"]})
+    out = tmp_path / "labels.csv"
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["file", "identity"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_face_bench_on_three_people(settings: Settings, data_dir: Path, tmp_path: Path) -> None:
+    labels = _subset(data_dir, tmp_path, {"John_Salley", "John_Simm", "biden"}, 2)
+    result = run_face_bench(data_dir / "faces", labels, FaceAnalyzer(settings=settings))
+    assert result["faces_total"] == 6 and result["faces_found"] == 6
+    assert result["bcubed_f1"] == 1.0 and result["pairwise_f1"] == 1.0 and result["groups"] == 3
+
+
+def test_face_bench_counts_a_wrong_label_against_us(settings: Settings, data_dir: Path, tmp_path: Path) -> None:
+    labels = _subset(data_dir, tmp_path, {"John_Salley", "John_Simm"}, 2)
+    rows = labels.read_text().splitlines()
+    rows[1] = rows[1].rsplit(",", 1)[0] + ",John_Simm"  # mislabel one of Salley's photos
+    labels.write_text("\n".join(rows) + "\n")
+    result = run_face_bench(data_dir / "faces", labels, FaceAnalyzer(settings=settings))
+    assert result["bcubed_f1"] < 0.9
+
+
+def test_detect_bench_on_coco8(settings: Settings, data_dir: Path) -> None:
+    folder = data_dir / "detection/coco8"
+    gt = json.loads((folder / "instances_val_coco.json").read_text())
+    assert gt["images"][0]["file_name"]
+    result = run_detect_bench(folder, folder / "instances_val_coco.json", create_object_detector("yolox_nano", settings=settings))
+    assert result["images"] == 4
+    assert 0.2 < result["map50"] <= 1.0 and result["map50_95"] < result["map50"]
+    assert result["ms_per_image_median"] > 0
+
+
+def test_face_peer_side_by_side(settings: Settings, data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("face_recognition")
+    labels = _subset(data_dir, tmp_path, {"obama", "biden", "alex_lacamoire"}, 2)
+    result = face_peer(data_dir / "faces", labels, FaceAnalyzer(settings=settings))
+    assert result["images"] == 6
+    assert result["ours_faces_found"] == 6 and result["peer_faces_found"] >= 5
+    assert result["ours_bcubed_f1"] == 1.0
+    assert result["time_ratio_ours_over_peer"] > 0 and result["box_agreement_f1"] > 0.8
+
+
+def test_match_f1_pairs_boxes_one_to_one() -> None:
+    a = Detections.from_arrays([[0, 0, 10, 10], [20, 20, 30, 30]], [1, 1], [0, 0])
+    b = Detections.from_arrays([[0, 0, 10, 11], [0, 0, 10, 10], [50, 50, 60, 60]], [1, 1, 1], [0, 0, 0])
+    assert match_f1(a, b) == (1, 2, 3)
+    assert match_f1(a, Detections.from_arrays([[0, 0, 10, 10]], [1], [1])) == (0, 2, 1)  # other class
+
+
+def test_ultralytics_peer_missing_is_a_clear_error(settings: Settings, data_dir: Path) -> None:
+    from vidpipe.bench.peers import _run_ultralytics
+
+    with pytest.raises(VidpipeError, match="ultralytics"):
+        _run_ultralytics("/nonexistent/python", {"model": "x", "images": [], "conf": 0.5, "iou": 0.5, "imgsz": 640})

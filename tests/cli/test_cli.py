@@ -1,0 +1,107 @@
+"""The command line end to end, in-process through Typer's runner, on real weights and photos."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vidpipe.cli.app import app, main
+from vidpipe.settings import get_settings
+
+runner = CliRunner()
+pytestmark = [pytest.mark.models, pytest.mark.data]
+
+
+@pytest.fixture(autouse=True)
+def _model_dir_env(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(model_dir))
+    get_settings.cache_clear()
+
+
+def test_models_list_shows_licences_and_presence() -> None:
+    result = runner.invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {m["name"]: m for m in json.loads(result.stdout)["models"]}
+    assert rows["yolox_nano"]["present"] and rows["yolox_nano"]["licence"] == "Apache-2.0"
+    assert rows["yolov8n_int8"]["licence"] == "AGPL-3.0" and not rows["yolov8n_int8"]["licence_clean"]
+    assert not rows["clip_vit_b32_openai"]["present"]
+
+
+def test_models_check_passes_on_the_shared_folder_and_fails_on_a_corrupt_copy(tmp_path: Path, model_dir: Path) -> None:
+    assert runner.invoke(app, ["models", "check", "yolox_nano", "ultraface_rfb_320"]).exit_code == 0
+    shutil.copy(model_dir / "ultraface_rfb_320.onnx", tmp_path / "ultraface_rfb_320.onnx")
+    with (tmp_path / "ultraface_rfb_320.onnx").open("r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00\x01\x02")
+    result = runner.invoke(app, ["models", "check", "ultraface_rfb_320", "--model-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "bad checksum" in result.output
+
+
+def test_detect_json_and_previews(data_dir: Path, tmp_path: Path) -> None:
+    bus = data_dir / "detection/ultralytics_assets/bus.jpg"
+    zidane = data_dir / "detection/ultralytics_assets/zidane.jpg"
+    result = runner.invoke(app, ["detect", str(bus), str(zidane), "--json", "--preview", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_file = {Path(e["file"]).name: e for e in report["images"]}
+    assert any(o["class_name"] == "bus" for o in by_file["bus.jpg"]["objects"])
+    assert len(by_file["zidane.jpg"]["faces"]) == 2
+    assert (tmp_path / "bus.detections.jpg").is_file() and (tmp_path / "zidane.detections.jpg").is_file()
+
+
+def test_detect_skips_a_bad_file_and_says_why(data_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"")
+    result = runner.invoke(app, ["detect", str(data_dir / "detection/skimage_data/coffee.png"), str(broken)])
+    assert result.exit_code == 1
+    assert "broken.jpg" in result.output and "empty" in result.output and "cup" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_faces_group_writes_one_montage_per_person(data_dir: Path, tmp_path: Path) -> None:
+    folder = data_dir / "faces/face_recognition"
+    photos = [folder / n for n in ("obama.jpg", "obama2.jpg", "biden.jpg", "knn_examples__train__biden__biden2.jpg", "two_people.jpg")]
+    result = runner.invoke(app, ["faces", "group", *map(str, photos), "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    people = json.loads(result.stdout)["people"]
+    assert len(people) == 2
+    assert all(len(p["faces"]) == 3 for p in people)  # each: two portraits and one face of two_people.jpg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["person_01.jpg", "person_02.jpg"]
+    # Telling vidpipe two of Obama's faces are different people splits him.
+    obama = next(p for p in people if f"{folder / 'obama.jpg'}#0" in p["faces"])
+    split = runner.invoke(
+        app, ["faces", "group", *map(str, photos), "--json", "--different", f"{obama['faces'][0]},{obama['faces'][1]}"]
+    )
+    assert len(json.loads(split.stdout)["people"]) == 3
+
+
+def test_a_bad_decision_is_one_clear_line(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    photo = str(data_dir / "faces/face_recognition/obama.jpg")
+    monkeypatch.setattr("sys.argv", ["vidpipe", "faces", "group", photo, "--same", f"{photo}#0,nobody#0"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "nobody#0" in err and "Traceback" not in err
+
+
+def test_missing_model_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setattr(
+        "sys.argv",
+        ["vidpipe", "detect", str(data_dir / "detection/skimage_data/coffee.png"), "--no-faces", "--model-dir", str(tmp_path)],
+    )
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "yolox_nano.onnx" in err and "vidpipe models pull yolox_nano" in err
+
+
+def test_demo_writes_previews_and_people(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert "astronaut.jpg" in written and "coffee.jpg" in written
+    assert any(name.startswith("person_") for name in written)
