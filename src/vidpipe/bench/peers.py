@@ -142,6 +142,9 @@ def detection_peer(
 
 def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dict[str, Any]:
     """Our face pipeline and face_recognition on the same labelled photos."""
+    from PIL import ImageFile
+
+    truncated_setting = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         import dlib
         import face_recognition
@@ -150,6 +153,10 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
             "the face peer needs face_recognition: pip install --no-deps face_recognition "
             "(beside vidpipe[dlib])"
         ) from exc
+    finally:
+        # face_recognition switches Pillow to accepting truncated files for the whole process on
+        # import; vidpipe's loader relies on Pillow refusing them.
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_setting
     labels = read_labels(labels_csv)
     truth = [row.identity for row in labels]
     images = [load_image(images_dir / row.file) for row in labels]

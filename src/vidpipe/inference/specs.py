@@ -116,8 +116,10 @@ SPECS: tuple[ModelSpec, ...] = (
         ),
         licence="MIT",
         source="Linzaer Ultra-Light-Fast-Generic-Face-Detector-1MB, RFB-320",
-        input_format="input [1,3,240,320] RGB (x-127)/128 stretched; scores [1,4420,2], boxes [1,4420,4] normalised",
-        thresholds={"confidence": 0.7, "nms_iou": 0.3},
+        input_format="input [1,3,240,320] RGB (x-127)/128 stretched; scores [1,4420,2], boxes [1,4420,4]",
+        # 0.95, not the demo's 0.7: on the team's test photos 0.7 added 6 false faces over 101 portraits
+        # (paintings, jacket folds) and 0.95 none, while keeping all 101 faces and 43/43 boxed VOC faces.
+        thresholds={"confidence": 0.95, "nms_iou": 0.3},
     ),
     ModelSpec(
         name="mobilefacenet_arcface",
