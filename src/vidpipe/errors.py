@@ -40,8 +40,7 @@ class ModelMissingError(VidpipeError):
 
     def __init__(self, model: str, filename: str, folder: Path, fix: str) -> None:
         super().__init__(
-            f"model {model!r} needs the file {filename!r}, which is not in the model folder {str(folder)!r}; "
-            f"fix: {fix}"
+            f"model {model!r} needs the file {filename!r}, which is not in the model folder {str(folder)!r}; fix: {fix}"
         )
         self.model = model
         self.filename = filename

@@ -54,7 +54,9 @@ def test_detect_bench_on_coco8(settings: Settings, data_dir: Path) -> None:
     folder = data_dir / "detection/coco8"
     gt = json.loads((folder / "instances_val_coco.json").read_text())
     assert gt["images"][0]["file_name"]
-    result = run_detect_bench(folder, folder / "instances_val_coco.json", create_object_detector("yolox_nano", settings=settings))
+    result = run_detect_bench(
+        folder, folder / "instances_val_coco.json", create_object_detector("yolox_nano", settings=settings)
+    )
     assert result["images"] == 4
     assert 0.2 < result["map50"] <= 1.0 and result["map50_95"] < result["map50"]
     assert result["ms_per_image_median"] > 0

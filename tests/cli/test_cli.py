@@ -62,7 +62,16 @@ def test_detect_skips_a_bad_file_and_says_why(data_dir: Path, tmp_path: Path) ->
 
 def test_faces_group_writes_one_montage_per_person(data_dir: Path, tmp_path: Path) -> None:
     folder = data_dir / "faces/face_recognition"
-    photos = [folder / n for n in ("obama.jpg", "obama2.jpg", "biden.jpg", "knn_examples__train__biden__biden2.jpg", "two_people.jpg")]
+    photos = [
+        folder / n
+        for n in (
+            "obama.jpg",
+            "obama2.jpg",
+            "biden.jpg",
+            "knn_examples__train__biden__biden2.jpg",
+            "two_people.jpg",
+        )
+    ]
     result = runner.invoke(app, ["faces", "group", *map(str, photos), "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     people = json.loads(result.stdout)["people"]
@@ -72,12 +81,22 @@ def test_faces_group_writes_one_montage_per_person(data_dir: Path, tmp_path: Pat
     # Telling vidpipe two of Obama's faces are different people splits him.
     obama = next(p for p in people if f"{folder / 'obama.jpg'}#0" in p["faces"])
     split = runner.invoke(
-        app, ["faces", "group", *map(str, photos), "--json", "--different", f"{obama['faces'][0]},{obama['faces'][1]}"]
+        app,
+        [
+            "faces",
+            "group",
+            *map(str, photos),
+            "--json",
+            "--different",
+            f"{obama['faces'][0]},{obama['faces'][1]}",
+        ],
     )
     assert len(json.loads(split.stdout)["people"]) == 3
 
 
-def test_a_bad_decision_is_one_clear_line(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_decision_is_one_clear_line(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     photo = str(data_dir / "faces/face_recognition/obama.jpg")
     monkeypatch.setattr("sys.argv", ["vidpipe", "faces", "group", photo, "--same", f"{photo}#0,nobody#0"])
     with pytest.raises(SystemExit) as info:
@@ -87,10 +106,19 @@ def test_a_bad_decision_is_one_clear_line(data_dir: Path, capsys: pytest.Capture
     assert "nobody#0" in err and "Traceback" not in err
 
 
-def test_missing_model_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+def test_missing_model_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
     monkeypatch.setattr(
         "sys.argv",
-        ["vidpipe", "detect", str(data_dir / "detection/skimage_data/coffee.png"), "--no-faces", "--model-dir", str(tmp_path)],
+        [
+            "vidpipe",
+            "detect",
+            str(data_dir / "detection/skimage_data/coffee.png"),
+            "--no-faces",
+            "--model-dir",
+            str(tmp_path),
+        ],
     )
     with pytest.raises(SystemExit) as info:
         main()

@@ -23,7 +23,13 @@ def test_shapes_are_validated() -> None:
 
 @pytest.mark.parametrize(
     ("index", "expected"),
-    [(1, [0.5]), (slice(0, 2), [0.9, 0.5]), ([2, 0], [0.7, 0.9]), (np.array([True, False, True]), [0.9, 0.7]), ([], [])],
+    [
+        (1, [0.5]),
+        (slice(0, 2), [0.9, 0.5]),
+        ([2, 0], [0.7, 0.9]),
+        (np.array([True, False, True]), [0.9, 0.7]),
+        ([], []),
+    ],
 )
 def test_indexing_keeps_rows_together(index: object, expected: list[float]) -> None:
     d = make()
@@ -49,4 +55,8 @@ def test_empty_and_merge() -> None:
     assert len(empty) == 0 and empty.landmarks is not None and empty.landmarks.shape == (0, 5, 2)
     merged = Detections.merge([make(2), make(1)])
     assert len(merged) == 3 and merged.landmarks is not None
-    assert Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), landmarks=np.zeros((0, 5, 2))).landmarks.shape == (0, 5, 2)  # type: ignore[union-attr]
+    assert Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), landmarks=np.zeros((0, 5, 2))).landmarks.shape == (
+        0,
+        5,
+        2,
+    )  # type: ignore[union-attr]

@@ -11,7 +11,9 @@ from vidpipe.imaging.draw import draw_detections, montage, save_image
 def test_boxes_are_drawn_and_the_input_is_untouched() -> None:
     image = np.full((400, 600, 3), 255, np.uint8)
     before = image.copy()
-    found = Detections.from_arrays([[100, 150, 300, 350]], [0.87], [0], class_names=("cup",), landmarks=[[[150, 200]] * 5])
+    found = Detections.from_arrays(
+        [[100, 150, 300, 350]], [0.87], [0], class_names=("cup",), landmarks=[[[150, 200]] * 5]
+    )
     drawn = draw_detections(image, found)
     assert np.array_equal(image, before)
     assert (drawn[250, 100] != 255).any() and (drawn[250, 300] != 255).any()  # left and right edges

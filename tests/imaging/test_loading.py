@@ -134,9 +134,7 @@ def test_16_bit_big_endian_tiff(tmp_path: Path) -> None:
 
 
 def test_16_bit_pgm_opens_as_mode_i_and_is_treated_as_16_bit(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "deep.pgm", encode(Image.fromarray(np.array([[0, 1000, 65535]], np.uint16)), "PPM")
-    )
+    path = write(tmp_path / "deep.pgm", encode(Image.fromarray(np.array([[0, 1000, 65535]], np.uint16)), "PPM"))
     assert Image.open(path).mode == "I"
     assert load_image(path)[0, :, 0].tolist() == [0, 4, 255]
 
@@ -255,9 +253,7 @@ def test_bilevel(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
 def test_animated_file_gives_its_first_frame(tmp_path: Path, fmt: str) -> None:
     frames = [Image.new("RGB", (8, 6), colour) for colour in (RED, GREEN, BLUE)]
-    data = encode(
-        frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True
-    )
+    data = encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
     path = write(tmp_path / f"anim.{fmt.lower()}", data)
     assert getattr(Image.open(path), "n_frames", 1) == 3
     out = load_image(path)
@@ -299,9 +295,7 @@ def test_pixel_limit_defaults_to_the_setting(
         load_image(write(tmp_path / "big.png", encode(cornered(60, 40), "PNG")))
 
 
-def test_pillow_bomb_warning_does_not_fire_below_our_limit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pillow_bomb_warning_does_not_fire_below_our_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # 2,400 pixels: Pillow would warn
     path = write(tmp_path / "big.png", encode(cornered(60, 40), "PNG"))
     with warnings.catch_warnings():
@@ -436,9 +430,7 @@ def test_heic_orientation(tmp_path: Path) -> None:
     assert image_size(path) == (40, 60)
 
 
-def test_heic_without_pillow_heif_says_to_install_the_extra(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_heic_without_pillow_heif_says_to_install_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pillow_heif")  # needed to make the file
     loading._heif_available()
     data = encode(cornered(), "HEIF")

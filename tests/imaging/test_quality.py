@@ -33,7 +33,10 @@ def test_pose_frontal_beats_turned_and_tilted() -> None:
     assert pose_score(FRONTAL) == pytest.approx(1.0)
     assert pose_score(turned) < 0.3 < pose_score(tilted) < 1.0
     face = np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)
-    assert assess_crop(face, landmarks=FRONTAL, is_face=True).score > assess_crop(face, landmarks=turned, is_face=True).score
+    assert (
+        assess_crop(face, landmarks=FRONTAL, is_face=True).score
+        > assess_crop(face, landmarks=turned, is_face=True).score
+    )
 
 
 def test_faces_need_fewer_pixels_than_objects() -> None:
@@ -41,7 +44,10 @@ def test_faces_need_fewer_pixels_than_objects() -> None:
     assert assess_crop(crop, is_face=True).size == 1.0 and assess_crop(crop).size == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("crop", [np.full((50, 50, 3), 128, np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros((1, 1, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "crop",
+    [np.full((50, 50, 3), 128, np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros((1, 1, 3), np.uint8)],
+)
 def test_degenerate_crops_do_not_crash(crop: np.ndarray) -> None:
     report = assess_crop(crop)
     assert 1.0 <= report.score <= 10.0

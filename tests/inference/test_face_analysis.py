@@ -12,9 +12,14 @@ from vidpipe.settings import Settings
 
 def test_animal_faces_are_dropped_unless_a_person_holds_them() -> None:
     cat, person = COCO80.index("cat"), COCO80.index("person")
-    faces = Detections.from_arrays([[10, 10, 30, 30], [110, 10, 130, 30], [210, 10, 230, 30]], [0.9] * 3, class_names=("face",))
+    faces = Detections.from_arrays(
+        [[10, 10, 30, 30], [110, 10, 130, 30], [210, 10, 230, 30]], [0.9] * 3, class_names=("face",)
+    )
     objects = Detections.from_arrays(
-        [[0, 0, 50, 50], [100, 0, 150, 50], [90, 0, 160, 60]], [0.9] * 3, [cat, cat, person], class_names=COCO80
+        [[0, 0, 50, 50], [100, 0, 150, 50], [90, 0, 160, 60]],
+        [0.9] * 3,
+        [cat, cat, person],
+        class_names=COCO80,
     )
     kept = drop_animal_faces(faces, objects)
     assert kept.xyxy[:, 0].tolist() == [110, 210]  # a person holding a cat keeps their face

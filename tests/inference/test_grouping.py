@@ -49,7 +49,11 @@ def test_same_result_for_any_input_order() -> None:
 def test_faces_of_one_photo_never_share_a_group() -> None:
     rng = np.random.default_rng(3)
     v = rng.normal(size=32).astype(np.float32)
-    twins = [FaceItem("a", "group.jpg", v), FaceItem("b", "group.jpg", v + 0.01), FaceItem("c", "other.jpg", v)]
+    twins = [
+        FaceItem("a", "group.jpg", v),
+        FaceItem("b", "group.jpg", v + 0.01),
+        FaceItem("c", "other.jpg", v),
+    ]
     groups = group_faces(twins, 0.5)
     for g in groups:
         photos = [m for m in g.members if m in ("a", "b")]
@@ -71,7 +75,10 @@ def test_contradictions_and_unknown_keys_are_refused() -> None:
         group_faces(items, 0.5, same=[("p0_0", "p0_1")], different=[("p0_0", "p0_1")])
     with pytest.raises(ConstraintError, match="nobody"):
         group_faces(items, 0.5, same=[("p0_0", "nobody")])
-    same_photo = [FaceItem("a", "x.jpg", np.ones(4, np.float32)), FaceItem("b", "x.jpg", np.ones(4, np.float32))]
+    same_photo = [
+        FaceItem("a", "x.jpg", np.ones(4, np.float32)),
+        FaceItem("b", "x.jpg", np.ones(4, np.float32)),
+    ]
     with pytest.raises(ConstraintError):
         group_faces(same_photo, 0.5, same=[("a", "b")])
 

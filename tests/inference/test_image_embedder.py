@@ -78,9 +78,7 @@ def test_cosine_similarity_matrix() -> None:
 
 def test_cosine_similarity_vectors_and_errors() -> None:
     assert cosine_similarity([1.0, 1.0], [1.0, 1.0]).shape == (1, 1)
-    np.testing.assert_allclose(
-        cosine_similarity([1.0, 1.0], [[1.0, 1.0], [1.0, -1.0]]), [[1.0, 0.0]], atol=1e-6
-    )
+    np.testing.assert_allclose(cosine_similarity([1.0, 1.0], [[1.0, 1.0], [1.0, -1.0]]), [[1.0, 0.0]], atol=1e-6)
     with pytest.raises(ValueError, match="same length"):
         cosine_similarity(np.ones((2, 3)), np.ones((2, 4)))
     # A zero vector is similar to nothing, not NaN.

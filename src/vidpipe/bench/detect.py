@@ -39,9 +39,7 @@ def category_map(ground_truth: dict[str, Any], class_names: tuple[str, ...]) -> 
     return {i: by_name[name] for i, name in enumerate(class_names) if name in by_name}
 
 
-def to_coco_results(
-    image_id: int, found: Detections, categories: dict[int, int]
-) -> list[dict[str, Any]]:
+def to_coco_results(image_id: int, found: Detections, categories: dict[int, int]) -> list[dict[str, Any]]:
     keep = np.asarray([int(c) in categories for c in found.class_id], dtype=bool)
     found = found[keep] if len(found) else found
     ids = np.asarray([categories[int(c)] for c in found.class_id], np.int64)

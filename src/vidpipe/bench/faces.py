@@ -36,8 +36,7 @@ def read_labels(labels_csv: Path) -> list[LabelledFile]:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"file", "identity"} <= set(reader.fieldnames):
             raise VidpipeError(
-                f"labels file {str(labels_csv)!r} must have the columns file,identity; "
-                f"it has {reader.fieldnames}"
+                f"labels file {str(labels_csv)!r} must have the columns file,identity; it has {reader.fieldnames}"
             )
         return [LabelledFile(row["file"], row["identity"]) for row in reader if row["file"]]
 
@@ -70,9 +69,7 @@ def run_face_bench(
     seconds = time.perf_counter() - start
     group_of = {key: gi for gi, group in enumerate(groups) for key in group.members}
     truth = [row.identity for row in labels]
-    predicted = [
-        group_of[key] if (key := labelled_key[row.file]) is not None else None for row in labels
-    ]
+    predicted = [group_of[key] if (key := labelled_key[row.file]) is not None else None for row in labels]
     precision, recall, f1 = bcubed(truth, predicted)
     found_count = sum(key is not None for key in labelled_key.values())
     return {

@@ -150,8 +150,7 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
         import face_recognition
     except ImportError as exc:
         raise VidpipeError(
-            "the face peer needs face_recognition: pip install --no-deps face_recognition "
-            "(beside vidpipe[dlib])"
+            "the face peer needs face_recognition: pip install --no-deps face_recognition (beside vidpipe[dlib])"
         ) from exc
     finally:
         # face_recognition switches Pillow to accepting truncated files for the whole process on
@@ -185,7 +184,9 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
     for image in images:
         locations = face_recognition.face_locations(image)
         found = Detections.from_arrays(
-            np.asarray([[left, top, right, bottom] for top, right, bottom, left in locations], np.float32).reshape(-1, 4),
+            np.asarray([[left, top, right, bottom] for top, right, bottom, left in locations], np.float32).reshape(
+                -1, 4
+            ),
             np.ones(len(locations), np.float32),
             class_names=("face",),
         )
@@ -193,9 +194,7 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
         codes = face_recognition.face_encodings(image, locations)
         peer_index.append(len(encodings) + most_prominent(found) if codes else None)
         encodings.extend(codes)
-    clusters = (
-        dlib.chinese_whispers_clustering([dlib.vector(e.tolist()) for e in encodings], 0.6) if encodings else []
-    )
+    clusters = dlib.chinese_whispers_clustering([dlib.vector(e.tolist()) for e in encodings], 0.6) if encodings else []
     peer_seconds = time.perf_counter() - start
     peer_pred = [clusters[i] if i is not None else None for i in peer_index]
 

@@ -84,10 +84,14 @@ def bench_detect(
 
 @app.command("peers")
 def bench_peers(
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Test data (default: VIDPIPE_DATA_DIR or ../shared/data)"),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Test data (default: VIDPIPE_DATA_DIR or ../shared/data)"
+    ),
     model: str = typer.Option("yolov8n_int8", "--model", help="Ultralytics-format detector both sides run"),
     ultralytics_python: str | None = typer.Option(
-        None, "--ultralytics-python", envvar="VIDPIPE_ULTRALYTICS_PYTHON",
+        None,
+        "--ultralytics-python",
+        envvar="VIDPIPE_ULTRALYTICS_PYTHON",
         help="Python interpreter that has the ultralytics package (default: this one)",
     ),
     skip_detection: bool = typer.Option(False, "--skip-detection"),

@@ -52,6 +52,7 @@ def demo(
     for number, person in enumerate(groups, 1):
         tiles = [crops[k] for k in person.members]
         sheet = montage(tiles, captions=list(person.members), title=f"Person {number}")
-        console.print(f"person {number}: {', '.join(person.members)} -> {save_image(sheet, out / f'person_{number:02d}.jpg')}")
+        console.print(
+            f"person {number}: {', '.join(person.members)} -> {save_image(sheet, out / f'person_{number:02d}.jpg')}"
+        )
     console.print(f"[green]done[/]: {len(faces)} face(s), {len(groups)} people; pictures in {out}/")
-

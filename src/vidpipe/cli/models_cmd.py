@@ -39,7 +39,7 @@ def list_models(model_dir: Path | None = ModelDir, as_json: bool = typer.Option(
     for column in ("name", "task", "licence", "status"):
         table.add_column(column)
     for row in rows:
-        licence = row["licence"] if row["licence_clean"] else f"[yellow]{row['licence']}[/] (not for defaults)"
+        licence = str(row["licence"]) if row["licence_clean"] else f"[yellow]{row['licence']}[/] (not for defaults)"
         status = "[green]present[/]" if row["present"] else "[red]missing[/]"
         table.add_row(str(row["name"]), str(row["task"]), licence, status)
     console.print(table)
@@ -64,7 +64,9 @@ def check_models(
             table.add_row(spec.name, check.file.name, f"[{colour}]{check.state.value}[/]", str(check.path or "-"))
     console.print(table)
     if bad:
-        err_console.print(f"[red]{bad} file(s) do not match their checksum; re-download with `vidpipe models pull NAME --force`")
+        err_console.print(
+            f"[red]{bad} file(s) do not match their checksum; re-download with `vidpipe models pull NAME --force`"
+        )
         raise typer.Exit(1)
 
 
@@ -78,7 +80,11 @@ def pull_model(
     spec = get_spec(name)
     store = ModelStore(settings_with(model_dir).model_dir)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err_console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
     ) as progress:
 
         def on_file(file: ModelFile):  # type: ignore[no-untyped-def]

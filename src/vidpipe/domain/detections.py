@@ -81,9 +81,7 @@ class Detections:
         return cls(
             xyxy=np.asarray(xyxy, np.float32).reshape(n, 4),
             confidence=np.asarray(confidence, np.float32).reshape(n),
-            class_id=(
-                np.zeros(n, np.int64) if class_id is None else np.asarray(class_id, np.int64).reshape(n)
-            ),
+            class_id=(np.zeros(n, np.int64) if class_id is None else np.asarray(class_id, np.int64).reshape(n)),
             class_names=tuple(class_names),
             landmarks=None if landmarks is None else _landmarks_array(landmarks, n),
         )
@@ -121,7 +119,7 @@ class Detections:
     @property
     def area(self) -> FloatArray:
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
-        return (wh[:, 0] * wh[:, 1]).astype(np.float32)
+        return np.asarray(wh[:, 0] * wh[:, 1], dtype=np.float32)
 
     def sorted_by_confidence(self) -> Detections:
         # A stable sort keeps equal scores in their original order, so results are reproducible.

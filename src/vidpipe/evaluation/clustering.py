@@ -87,9 +87,7 @@ def _pairs(sizes: _IntArray) -> int:
     return sum(int(s) * (int(s) - 1) // 2 for s in sizes.tolist())
 
 
-def pairwise_f1(
-    true_labels: Sequence[Hashable], pred_labels: Sequence[Hashable]
-) -> tuple[float, float, float]:
+def pairwise_f1(true_labels: Sequence[Hashable], pred_labels: Sequence[Hashable]) -> tuple[float, float, float]:
     """Pair-counting (precision, recall, F1) over all unordered pairs of items.
 
     A pair is positive when both items share a cluster. precision = pairs together in both / pairs

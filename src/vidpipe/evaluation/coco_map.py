@@ -178,8 +178,7 @@ def _copy_detections(detections: Sequence[Mapping[str, Any]], image_ids: set[int
         )
     if unknown:
         raise ValueError(
-            f"{len(unknown)} detection image id(s) are not images of the ground truth, "
-            f"e.g. {sorted(unknown)[:5]}"
+            f"{len(unknown)} detection image id(s) are not images of the ground truth, e.g. {sorted(unknown)[:5]}"
         )
     return out
 

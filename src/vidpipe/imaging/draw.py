@@ -74,9 +74,9 @@ def montage(
     rows = math.ceil(n / cols)
     gap = max(4, tile_size // 20)
     font = _font(max(10, tile_size // 12))
-    caption_h = (font.size + gap if isinstance(font, ImageFont.FreeTypeFont) else 14) if captions else 0
+    caption_h = (int(font.size) + gap if isinstance(font, ImageFont.FreeTypeFont) else 14) if captions else 0
     title_font = _font(max(14, tile_size // 8))
-    title_h = (title_font.size + 2 * gap if isinstance(title_font, ImageFont.FreeTypeFont) else 24) if title else 0
+    title_h = (int(title_font.size) + 2 * gap if isinstance(title_font, ImageFont.FreeTypeFont) else 24) if title else 0
     width = cols * tile_size + (cols + 1) * gap
     height = title_h + rows * (tile_size + caption_h) + (rows + 1) * gap
     sheet = Image.new("RGB", (width, height), BACKGROUND)

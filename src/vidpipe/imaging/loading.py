@@ -47,9 +47,7 @@ _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", 
 _CORRUPT = "file is truncated or corrupt"
 
 
-def load_image(
-    source: ImageSource, *, name: str | None = None, max_pixels: int | None = None
-) -> npt.NDArray[np.uint8]:
+def load_image(source: ImageSource, *, name: str | None = None, max_pixels: int | None = None) -> npt.NDArray[np.uint8]:
     """Load an image as an upright RGB array.
 
     Args:
@@ -155,9 +153,7 @@ def _read(source: ImageSource, label: str) -> Iterator[IO[bytes]]:
         raise ImageLoadError(label, "is a directory") from None
     except PermissionError:
         # Windows reports opening a directory as a permission error.
-        raise ImageLoadError(
-            label, "is a directory" if os.path.isdir(path) else "permission denied"
-        ) from None
+        raise ImageLoadError(label, "is a directory" if os.path.isdir(path) else "permission denied") from None
     except OSError as exc:
         raise ImageLoadError(label, f"cannot read the file ({exc.strerror or exc})") from None
     with fp:

@@ -32,4 +32,5 @@ def align_face(
         raise ValueError(f"alignment needs (5, 2) landmarks, got {landmarks.shape}")
     template = ARCFACE_TEMPLATE * (size / 112.0)
     matrix = similarity_matrix(landmarks, template)
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    chip = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return np.asarray(chip, np.uint8)

@@ -39,8 +39,7 @@ class ImageNetClassifier(Model):
         classes = session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(labels):
             raise ModelError(
-                f"model {self.name!r}: {str(path)!r} has {len(labels)} labels, "
-                f"the model outputs {classes} classes"
+                f"model {self.name!r}: {str(path)!r} has {len(labels)} labels, the model outputs {classes} classes"
             )
         self._labels = labels
         return session

@@ -35,9 +35,7 @@ class Face:
         return FaceItem(key=self.key, photo=self.photo, embedding=self.embedding, quality=self.quality.score)
 
 
-def face_crop(
-    image: UInt8Image, box: Sequence[float], padding: float = 0.3
-) -> tuple[UInt8Image, tuple[int, int]]:
+def face_crop(image: UInt8Image, box: Sequence[float], padding: float = 0.3) -> tuple[UInt8Image, tuple[int, int]]:
     """The face box grown by ``padding`` of its size on each side, clipped to the image; and its origin."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
@@ -67,12 +65,13 @@ def drop_animal_faces(faces: Detections, objects: Detections) -> Detections:
     def inside(boxes: FloatArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
         if len(boxes) == 0:
             return np.zeros(len(centres), bool)
-        return (
+        within = (
             (centres[:, None, 0] >= boxes[None, :, 0])
             & (centres[:, None, 0] <= boxes[None, :, 2])
             & (centres[:, None, 1] >= boxes[None, :, 1])
             & (centres[:, None, 1] <= boxes[None, :, 3])
-        ).any(axis=1)
+        )
+        return np.asarray(within.any(axis=1), dtype=np.bool_)
 
     return faces[~(inside(animals) & ~inside(people))]
 
@@ -89,14 +88,10 @@ class FaceAnalyzer:
     ) -> None:
         self.settings = settings or get_settings()
         self.detector = (
-            detector
-            if isinstance(detector, FaceDetector)
-            else create_face_detector(detector, settings=self.settings)
+            detector if isinstance(detector, FaceDetector) else create_face_detector(detector, settings=self.settings)
         )
         self.embedder = (
-            embedder
-            if isinstance(embedder, FaceEmbedder)
-            else create_face_embedder(embedder, settings=self.settings)
+            embedder if isinstance(embedder, FaceEmbedder) else create_face_embedder(embedder, settings=self.settings)
         )
 
     @property

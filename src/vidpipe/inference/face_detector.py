@@ -53,9 +53,7 @@ def merge_overlapping(found: Detections, iou_threshold: float, containment: floa
     return found[np.asarray(keep)]
 
 
-def tile_windows(
-    width: int, height: int, tile_wh: tuple[int, int], overlap: float
-) -> list[tuple[int, int, int, int]]:
+def tile_windows(width: int, height: int, tile_wh: tuple[int, int], overlap: float) -> list[tuple[int, int, int, int]]:
     """Overlapping windows (x0, y0, x1, y1) of size ``tile_wh`` covering a width×height image."""
 
     def starts(length: int, tile: int) -> list[int]:
@@ -67,9 +65,7 @@ def tile_windows(
         return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
     tw, th = tile_wh
-    return [
-        (x, y, min(x + tw, width), min(y + th, height)) for y in starts(height, th) for x in starts(width, tw)
-    ]
+    return [(x, y, min(x + tw, width), min(y + th, height)) for y in starts(height, th) for x in starts(width, tw)]
 
 
 class FaceDetector(Model):
@@ -139,7 +135,9 @@ class FaceDetector(Model):
         scale = min(1.0, self.max_tiled_side / max(h, w))
         work = image
         if scale < 1.0:
-            work = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            work = np.asarray(
+                cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), np.uint8
+            )
         wh, ww = work.shape[:2]
         # Faces this large (in image pixels) are the plain pass's job; taking them from tiles too only
         # adds the false positives that high-resolution close-ups of skin, hands and cloth produce.

@@ -19,7 +19,7 @@ def l2_normalise(vectors: np.ndarray[Any, Any]) -> FloatArray:
     """Rows scaled to unit length (zero rows stay zero)."""
     vectors = np.asarray(vectors, np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class FaceEmbedder(Model):

@@ -161,11 +161,7 @@ def group_faces(
         idx = sorted(members[c])
         best_face = max(idx, key=lambda i: (ordered[i].quality, -i))
         size = len(idx)
-        cohesion = (
-            1.0 if size == 1 else float((pair_sim[np.ix_(idx, idx)].sum() - size) / (size * (size - 1)))
-        )
-        groups.append(
-            FaceGroup(members=tuple(keys[i] for i in idx), representative=keys[best_face], cohesion=cohesion)
-        )
+        cohesion = 1.0 if size == 1 else float((pair_sim[np.ix_(idx, idx)].sum() - size) / (size * (size - 1)))
+        groups.append(FaceGroup(members=tuple(keys[i] for i in idx), representative=keys[best_face], cohesion=cohesion))
     groups.sort(key=lambda g: (-len(g.members), g.members[0]))
     return groups

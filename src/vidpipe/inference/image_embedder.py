@@ -46,9 +46,7 @@ def cosine_similarity(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     x = x[None] if x.ndim == 1 else x
     y = y[None] if y.ndim == 1 else y
     if x.ndim != 2 or y.ndim != 2:
-        raise ValueError(
-            f"cosine_similarity needs (N, D) and (M, D) arrays, got shapes {x.shape} and {y.shape}"
-        )
+        raise ValueError(f"cosine_similarity needs (N, D) and (M, D) arrays, got shapes {x.shape} and {y.shape}")
     if x.shape[1] != y.shape[1]:
         raise ValueError(
             f"cosine_similarity needs rows of the same length, got {x.shape[1]} and {y.shape[1]} dimensions"
@@ -79,8 +77,7 @@ def embedding_from_bytes(data: bytes | bytearray | memoryview, dim: int | None =
             raise ValueError(f"embedding_from_bytes: dim must be positive, got {dim}")
         if len(raw) != dim * size:
             raise ValueError(
-                f"embedding_from_bytes: expected {dim * size} bytes ({dim} float32 values), "
-                f"got {len(raw)} bytes"
+                f"embedding_from_bytes: expected {dim * size} bytes ({dim} float32 values), got {len(raw)} bytes"
             )
     elif len(raw) == 0 or len(raw) % size:
         raise ValueError(
@@ -94,9 +91,7 @@ def embedding_from_bytes(data: bytes | bytearray | memoryview, dim: int | None =
 def check_images(images: Sequence[np.ndarray[Any, Any]]) -> None:
     """Refuse anything but a sequence of H×W×3 uint8 arrays, naming the first bad one."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
-        raise ValueError(
-            f"pass a sequence of images (for one image: [image]), got one array of shape {images.shape}"
-        )
+        raise ValueError(f"pass a sequence of images (for one image: [image]), got one array of shape {images.shape}")
     for i, image in enumerate(images):
         if not isinstance(image, np.ndarray):
             raise ValueError(f"image {i}: expected a numpy array, got {type(image).__name__}")
@@ -179,9 +174,7 @@ class ImageEmbedder(Model, ABC):
         """Cosine similarity at or above which two crops show the same object, for this model."""
         return self.spec.threshold("same_object")
 
-    def _run_session(
-        self, session: Any, feeds: dict[str, np.ndarray[Any, Any]]
-    ) -> list[np.ndarray[Any, Any]]:
+    def _run_session(self, session: Any, feeds: dict[str, np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
         """``Model.run`` for a session other than the main one (a second tower), timed the same way."""
         start = time.perf_counter()
         outputs: list[np.ndarray[Any, Any]] = session.run(None, feeds)

@@ -35,9 +35,7 @@ class ObjectDetector(Model):
     ) -> None:
         super().__init__(model, settings=settings)
         self.confidence = (
-            confidence
-            or self.settings.vision.object_confidence
-            or self.spec.thresholds.get("confidence", 0.5)
+            confidence or self.settings.vision.object_confidence or self.spec.thresholds.get("confidence", 0.5)
         )
         self.nms_iou = nms_iou or self.spec.thresholds.get("nms_iou", 0.45)
         self.max_detections = max_detections

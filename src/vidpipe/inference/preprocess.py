@@ -57,10 +57,7 @@ def letterbox(
     return canvas, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
 
 
-def to_nchw(
-    image: UInt8Image, *, mean: float | tuple[float, ...], std: float | tuple[float, ...]
-) -> FloatArray:
+def to_nchw(image: UInt8Image, *, mean: float | tuple[float, ...], std: float | tuple[float, ...]) -> FloatArray:
     """HWC uint8 to a 1×C×H×W float32 batch of (x - mean) / std."""
-    arr = image.astype(np.float32)
-    arr = (arr - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1)[None])
+    arr = (image.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)[None], dtype=np.float32)

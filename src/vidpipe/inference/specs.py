@@ -77,11 +77,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="yolov8n_int8",
         task=Task.OBJECT_DETECTION,
-        files=(
-            ModelFile(
-                "yolov8n_int8.onnx", "83de8f0d2cd521e00ae2b138c340a03dece35b060b3898509bdc69afff417312"
-            ),
-        ),
+        files=(ModelFile("yolov8n_int8.onnx", "83de8f0d2cd521e00ae2b138c340a03dece35b060b3898509bdc69afff417312"),),
         licence="AGPL-3.0",
         source="Ultralytics YOLOv8n export, dynamic int8",
         input_format="images [1,3,640,640] RGB /255, letterbox centred, pad 114; output [1,84,8400]",
@@ -91,11 +87,7 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="scrfd_2.5g_kps",
         task=Task.FACE_DETECTION,
-        files=(
-            ModelFile(
-                "scrfd_2.5g_kps.onnx", "9c162a817c7dd32d35d1f1c6ae6445032d6e73c6c5fe61d8b5b663ba8bc86b30"
-            ),
-        ),
+        files=(ModelFile("scrfd_2.5g_kps.onnx", "9c162a817c7dd32d35d1f1c6ae6445032d6e73c6c5fe61d8b5b663ba8bc86b30"),),
         licence="research-only (InsightFace)",
         source="InsightFace SCRFD-2.5G-kps (PyPI scrfd==0.3.0)",
         input_format="input.1 [1,3,640,640] RGB (x-127.5)/128, letterbox top-left, pad 0; 9 outputs",
@@ -215,9 +207,7 @@ SPECS: tuple[ModelSpec, ...] = (
                 "mobilenet_v2_imagenet.onnx",
                 "3772716665ebcfb1b1b329c8ca7bdf96bef07a9967f399c46d28bde238805675",
             ),
-            ModelFile(
-                "imagenet_labels.txt", "b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1"
-            ),
+            ModelFile("imagenet_labels.txt", "b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1"),
         ),
         licence="Apache-2.0",
         source="google-coral MobileNet v2 ImageNet classifier, tflite2onnx",

@@ -144,9 +144,7 @@ class ModelStore:
                 except (httpx.HTTPError, ModelError, OSError) as exc:
                     errors.append(f"{url}: {exc}")
             else:
-                raise ModelError(
-                    f"model {spec.name!r}: could not download {file.name!r}: " + "; ".join(errors)
-                )
+                raise ModelError(f"model {spec.name!r}: could not download {file.name!r}: " + "; ".join(errors))
             written.append(target)
         return [p for p in written if p is not None]
 
@@ -164,9 +162,7 @@ class ModelStore:
                 httpx.stream("GET", url, follow_redirects=True, timeout=timeout_seconds) as response,
             ):
                 response.raise_for_status()
-                total = (
-                    int(response.headers["content-length"]) if "content-length" in response.headers else None
-                )
+                total = int(response.headers["content-length"]) if "content-length" in response.headers else None
                 done = 0
                 for chunk in response.iter_bytes(1 << 20):
                     out.write(chunk)

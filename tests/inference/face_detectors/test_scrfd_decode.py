@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from vidpipe.domain.detections import Detections
 from vidpipe.inference.face_detector import merge_overlapping, tile_windows
 from vidpipe.inference.face_detectors.scrfd import anchor_centres, decode_scrfd
-from vidpipe.domain.detections import Detections
 
 
 def test_anchor_centres_repeat_per_anchor() -> None:

@@ -13,7 +13,11 @@ from vidpipe.inference.image_embedder import embedding_from_bytes, embedding_to_
 from vidpipe.settings import Settings
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
-PAIRS = [("scrfd_2.5g_kps", "mobilefacenet_arcface"), ("scrfd_2.5g_kps", "dlib_resnet_v1"), ("ultraface_rfb_320", "dlib_resnet_v1")]
+PAIRS = [
+    ("scrfd_2.5g_kps", "mobilefacenet_arcface"),
+    ("scrfd_2.5g_kps", "dlib_resnet_v1"),
+    ("ultraface_rfb_320", "dlib_resnet_v1"),
+]
 
 
 def _embed_one(settings: Settings, detector: str, embedder: str, path: Path) -> np.ndarray:

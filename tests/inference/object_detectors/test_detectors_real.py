@@ -46,7 +46,9 @@ def test_scaled_image_gives_scaled_boxes(settings: Settings, data_dir: Path, mod
 
 
 def test_a_user_onnx_file_gets_its_format_from_the_output_shape(settings: Settings, model_dir: Path) -> None:
-    assert isinstance(create_object_detector(str(model_dir / "yolov8n_int8.onnx"), settings=settings), UltralyticsDetector)
+    assert isinstance(
+        create_object_detector(str(model_dir / "yolov8n_int8.onnx"), settings=settings), UltralyticsDetector
+    )
     assert isinstance(create_object_detector(str(model_dir / "yolox_nano.onnx"), settings=settings), YoloxDetector)
     with pytest.raises(ModelError, match="does not exist"):
         create_object_detector("/nowhere/model.onnx", settings=settings)

@@ -33,9 +33,7 @@ class DlibResnetEmbedder(FaceEmbedder):
 
     def _load(self) -> tuple[Any, Any]:
         if dlib is None:
-            raise VidpipeError(
-                f"face embedder {self.name!r} needs dlib; install it with `pip install 'vidpipe[dlib]'`"
-            )
+            raise VidpipeError(f"face embedder {self.name!r} needs dlib; install it with `pip install 'vidpipe[dlib]'`")
         net_path, predictor_path = self.store.paths(self.spec)
         return dlib.face_recognition_model_v1(str(net_path)), dlib.shape_predictor(str(predictor_path))
 

@@ -139,9 +139,7 @@ class OpenClipEmbedder(ImageEmbedder):
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise ModelError(
-                "CLIP text embeddings need the 'tokenizers' package (pip install tokenizers)"
-            ) from exc
+            raise ModelError("CLIP text embeddings need the 'tokenizers' package (pip install tokenizers)") from exc
 
         session = get_session(self.model_path(_TEXTUAL), self.settings.runtime)
         text_input = session.get_inputs()[0]
@@ -166,9 +164,7 @@ class OpenClipEmbedder(ImageEmbedder):
         tokenizer.no_padding()
         # Truncation leaves room for the special tokens, so a long text still ends in end-of-text.
         tokenizer.enable_truncation(max_length=length)
-        return _TextTower(
-            session, tokenizer, str(text_input.name), length, dtype, pad_id, static_batch(shape)
-        )
+        return _TextTower(session, tokenizer, str(text_input.name), length, dtype, pad_id, static_batch(shape))
 
     def tokenize(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         """(N, context length) token ids, truncated and padded, of the text tower's integer type."""

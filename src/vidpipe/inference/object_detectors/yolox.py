@@ -13,9 +13,7 @@ from vidpipe.inference.preprocess import letterbox
 STRIDES = (8, 16, 32)
 
 
-def yolox_grid(
-    input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES
-) -> tuple[FloatArray, FloatArray]:
+def yolox_grid(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> tuple[FloatArray, FloatArray]:
     """Cell offsets (A, 2) and the stride (A, 1) of every anchor, in the export's order."""
     grids, expanded = [], []
     for stride in strides:
