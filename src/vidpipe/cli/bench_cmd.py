@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vidpipe.cli.common import console, err_console, print_json, progress_bar, settings_with
+from vidpipe.cli.common import err_console, print_json, progress_bar, settings_with
 from vidpipe.errors import VidpipeError
 from vidpipe.inference.face_analysis import FaceAnalyzer
 from vidpipe.inference.object_detector import create_object_detector
@@ -20,15 +20,19 @@ ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIP
 JsonOnly = typer.Option(False, "--json", help="Print only the JSON object")
 
 
+def _table(values: dict[str, Any], title: str) -> None:
+    """A measure/value table on stderr, so stdout stays one JSON object."""
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value")
+    for key, value in values.items():
+        table.add_row(key, ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    err_console.print(table)
+
+
 def _report(result: dict[str, Any], as_json: bool, title: str) -> None:
     if not as_json:
-        table = Table(title=title)
-        table.add_column("measure")
-        table.add_column("value")
-        for key, value in result.items():
-            if not isinstance(value, (list, dict)):
-                table.add_row(key, str(value))
-        err_console.print(table)
+        _table(result, title)
     print_json(result)
 
 
@@ -108,21 +112,15 @@ def bench_peers(
     if not skip_detection:
         voc = data / "detection" / "voc_100"
         detector = create_object_detector(model, settings=settings)
-        with console.status("Detection: ours and ultralytics"):
+        with err_console.status("Detection: ours and ultralytics"):
             result["detection"] = detection_peer(
                 voc, voc / "instances_coco80.json", detector, ultralytics_python=ultralytics_python
             )
     if not skip_faces:
         faces = data / "faces"
-        with console.status("Faces: ours and face_recognition"):
+        with err_console.status("Faces: ours and face_recognition"):
             result["faces"] = face_peer(faces, faces / "labels.csv", FaceAnalyzer(settings=settings))
     if not as_json:
         for section, values in result.items():
-            _report(values, True, section) if False else None
-            table = Table(title=f"Peers: {section}")
-            table.add_column("measure")
-            table.add_column("value")
-            for key, value in values.items():
-                table.add_row(key, str(value))
-            err_console.print(table)
+            _table(values, f"Peers: {section}")
     print_json(result)

@@ -10,16 +10,10 @@ import numpy as np
 from vidpipe.domain.detections import Detections, FloatArray
 from vidpipe.inference.base import Model
 from vidpipe.inference.specs import Task
+from vidpipe.inference.vectors import l2_normalise
 from vidpipe.settings import Settings
 
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
-
-
-def l2_normalise(vectors: np.ndarray[Any, Any]) -> FloatArray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    vectors = np.asarray(vectors, np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 class FaceEmbedder(Model):

@@ -9,7 +9,7 @@ from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.inference.face_detector import create_face_detector
 from vidpipe.inference.face_embedder import create_face_embedder
-from vidpipe.inference.image_embedder import embedding_from_bytes, embedding_to_bytes
+from vidpipe.inference.vectors import embedding_from_bytes, embedding_to_bytes
 from vidpipe.settings import Settings
 
 pytestmark = [pytest.mark.models, pytest.mark.data]

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidpipe.inference.image_embedder import cosine_similarity, create_image_embedder
+from vidpipe.inference.image_embedder import create_image_embedder
 from vidpipe.inference.image_embedders.mobilenet import MobileNetEmbedder, fit_square
+from vidpipe.inference.vectors import cosine_similarity
 from vidpipe.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -8,15 +8,9 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from vidpipe.inference.image_embedder import (
-    FloatArray,
-    ImageEmbedder,
-    check_images,
-    l2_normalise,
-    run_in_batches,
-    static_batch,
-)
+from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder, check_images, run_in_batches, static_batch
 from vidpipe.inference.preprocess import UInt8Image
+from vidpipe.inference.vectors import l2_normalise
 
 # MobileNet's training crops (Inception-style augmentation) had aspect ratios between 3:4 and 4:3
 # and were then resized to a square, so squashing within that range is what the network saw.

@@ -16,17 +16,11 @@ import numpy as np
 from PIL import Image
 
 from vidpipe.errors import ModelError
-from vidpipe.inference.image_embedder import (
-    FloatArray,
-    ImageEmbedder,
-    check_images,
-    l2_normalise,
-    run_in_batches,
-    static_batch,
-)
+from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder, check_images, run_in_batches, static_batch
 from vidpipe.inference.preprocess import UInt8Image
 from vidpipe.inference.sessions import get_session
 from vidpipe.inference.specs import ModelSpec
+from vidpipe.inference.vectors import l2_normalise
 from vidpipe.settings import Settings
 
 # OpenAI CLIP's normalisation, which OpenCLIP uses for the OpenAI weights and most of its own.
