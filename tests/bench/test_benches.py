@@ -85,7 +85,7 @@ def test_match_f1_pairs_boxes_one_to_one() -> None:
 
 
 def test_ultralytics_peer_missing_is_a_clear_error(settings: Settings, data_dir: Path) -> None:
-    from vidpipe.bench.peers import _run_ultralytics
+    from vidpipe.bench.peers import UltralyticsPeer
 
     with pytest.raises(VidpipeError, match="ultralytics"):
-        _run_ultralytics("/nonexistent/python", {"model": "x", "images": [], "conf": 0.5, "iou": 0.5, "imgsz": 640})
+        UltralyticsPeer("/nonexistent/python", "x.onnx", conf=0.5, iou=0.5)

@@ -133,3 +133,25 @@ def test_demo_writes_previews_and_people(tmp_path: Path) -> None:
     written = sorted(p.name for p in tmp_path.iterdir())
     assert "astronaut.jpg" in written and "coffee.jpg" in written
     assert any(name.startswith("person_") for name in written)
+
+
+def test_an_invalid_setting_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDPIPE_VISION__MAX_IMAGE_PIXELS", "-5")
+    get_settings.cache_clear()
+    monkeypatch.setattr("sys.argv", ["vidpipe", "models", "list"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    get_settings.cache_clear()
+    assert info.value.code == 2
+    assert "VIDPIPE_VISION__MAX_IMAGE_PIXELS" in capsys.readouterr().err
+
+
+def test_pull_of_a_present_model_downloads_nothing_and_an_unknown_source_is_explained(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["models", "pull", "yolox_nano"])
+    assert result.exit_code == 0 and "yolox_nano.onnx" in result.output
+    from vidpipe.errors import ModelError
+
+    missing = runner.invoke(app, ["models", "pull", "yolov8n_int8", "--model-dir", str(tmp_path)])
+    assert isinstance(missing.exception, ModelError) and "no download address" in str(missing.exception)

@@ -54,26 +54,54 @@ def _f1(matched: int, n_ref: int, n_cand: int) -> float:
     return 2 * matched / (n_ref + n_cand) if (n_ref + n_cand) else 1.0
 
 
-def _run_ultralytics(python: str | None, request: dict[str, Any]) -> dict[str, Any]:
-    script = Path(__file__).with_name("ultralytics_peer.py")
-    if python is None:
-        if importlib.util.find_spec("ultralytics") is None:
-            raise VidpipeError(
-                "the ultralytics peer is not installed here; install it in its own environment "
-                "(python -m venv ulvenv && ulvenv/bin/pip install ultralytics onnxruntime) and pass "
-                "--ultralytics-python ulvenv/bin/python"
+class UltralyticsPeer:
+    """The Ultralytics package in a child process (possibly another interpreter), asked image by image."""
+
+    def __init__(self, python: str | None, model: str, *, conf: float, iou: float, imgsz: int = 640) -> None:
+        script = Path(__file__).with_name("ultralytics_peer.py")
+        if python is None:
+            if importlib.util.find_spec("ultralytics") is None:
+                raise VidpipeError(
+                    "the ultralytics peer is not installed here; install it in its own environment "
+                    "(python -m venv ulvenv && ulvenv/bin/pip install ultralytics onnxruntime) and pass "
+                    "--ultralytics-python ulvenv/bin/python"
+                )
+            python = sys.executable
+        try:
+            self.process = subprocess.Popen(
+                [python, str(script)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
-        python = sys.executable
-    try:
-        done = subprocess.run(
-            [python, str(script)], input=json.dumps(request), capture_output=True, text=True, check=False
-        )
-    except OSError as exc:
-        raise VidpipeError(f"cannot start the ultralytics peer with {python!r}: {exc}") from exc
-    if done.returncode != 0:
-        raise VidpipeError(f"the ultralytics peer failed (exit {done.returncode}): {done.stderr.strip()[-800:]}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+        except OSError as exc:
+            raise VidpipeError(f"cannot start the ultralytics peer with {python!r}: {exc}") from exc
+        self.version = str(self._ask({"model": model, "conf": conf, "iou": iou, "imgsz": imgsz})["version"])
+
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+            reply: dict[str, Any] = json.loads(line)
+        except (OSError, ValueError) as exc:
+            self.close()
+            stderr = self.process.stderr.read() if self.process.stderr else ""
+            raise VidpipeError(f"the ultralytics peer failed: {stderr.strip()[-800:] or exc}") from exc
+        return reply
+
+    def predict(self, path: str) -> dict[str, Any]:
+        return self._ask({"image": path})
+
+    def close(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def detection_peer(
@@ -90,43 +118,52 @@ def detection_peer(
     entries = ground_truth["images"]
     paths = [str(images_dir / e["file_name"]) for e in entries]
     model_file = str(detector.model_path())
-    peer = _run_ultralytics(
-        ultralytics_python,
-        {"model": model_file, "images": paths, "conf": MAP_CONFIDENCE, "iou": detector.nms_iou, "imgsz": 640},
-    )
+    peer = UltralyticsPeer(ultralytics_python, model_file, conf=MAP_CONFIDENCE, iou=detector.nms_iou)
     detector.confidence = MAP_CONFIDENCE
     ours_results: list[dict[str, Any]] = []
     peer_results: list[dict[str, Any]] = []
     ours_ms: list[float] = []
+    peer_ms: list[float] = []
     agreement = [0, 0, 0]
-    for n, (entry, path, theirs) in enumerate(zip(entries, paths, peer["results"], strict=True)):
-        image = load_image(path)
-        if n == 0:
-            detector.detect(image)
-        start = time.perf_counter()
-        found = detector.detect(image)
-        ours_ms.append(1000 * (time.perf_counter() - start))
-        peer_found = Detections.from_arrays(
-            np.asarray(theirs["xyxy"], np.float32).reshape(-1, 4),
-            np.asarray(theirs["conf"], np.float32),
-            np.asarray(theirs["cls"], np.int64),
-            class_names=detector.class_names,
-        )
-        ours_results.extend(to_coco_results(int(entry["id"]), found, categories))
-        peer_results.extend(to_coco_results(int(entry["id"]), peer_found, categories))
-        m, r, c = match_f1(
-            peer_found[peer_found.confidence >= agreement_confidence],
-            found[found.confidence >= agreement_confidence],
-        )
-        agreement = [agreement[0] + m, agreement[1] + r, agreement[2] + c]
+    try:
+        for n, (entry, path) in enumerate(zip(entries, paths, strict=True)):
+            image = load_image(path)
+            if n == 0:  # warm-up on both sides: session creation is not per-image time
+                detector.detect(image)
+                peer.predict(path)
+            # Alternate which side goes first, so neither always runs on a warmer cache.
+            theirs: dict[str, Any] = {}
+            for side in (0, 1) if n % 2 == 0 else (1, 0):
+                if side == 0:
+                    start = time.perf_counter()
+                    found = detector.detect(image)
+                    ours_ms.append(1000 * (time.perf_counter() - start))
+                else:
+                    theirs = peer.predict(path)
+                    peer_ms.append(float(theirs["ms"]))
+            peer_found = Detections.from_arrays(
+                np.asarray(theirs["xyxy"], np.float32).reshape(-1, 4),
+                np.asarray(theirs["conf"], np.float32),
+                np.asarray(theirs["cls"], np.int64),
+                class_names=detector.class_names,
+            )
+            ours_results.extend(to_coco_results(int(entry["id"]), found, categories))
+            peer_results.extend(to_coco_results(int(entry["id"]), peer_found, categories))
+            m, r, c = match_f1(
+                peer_found[peer_found.confidence >= agreement_confidence],
+                found[found.confidence >= agreement_confidence],
+            )
+            agreement = [agreement[0] + m, agreement[1] + r, agreement[2] + c]
+    finally:
+        peer.close()
     ours = evaluate_coco(ground_truth, ours_results)
     theirs_scores = evaluate_coco(ground_truth, peer_results)
     ours_median = statistics.median(ours_ms)
-    peer_median = statistics.median(r["ms"] for r in peer["results"])
+    peer_median = statistics.median(peer_ms)
     return {
         "model_file": Path(model_file).name,
         "images": len(entries),
-        "peer": f"ultralytics {peer['version']}",
+        "peer": f"ultralytics {peer.version}",
         "ours_map50": round(ours.ap50, 4),
         "peer_map50": round(theirs_scores.ap50, 4),
         "ours_map50_95": round(ours.ap, 4),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from vidpipe import __version__
 from vidpipe.cli import bench_cmd, faces_cmd, models_cmd
@@ -44,6 +45,11 @@ def main() -> None:
         app()
     except VidpipeError as exc:
         err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except ValidationError as exc:
+        # Settings come from VIDPIPE_* variables; name the variable, not pydantic's field path.
+        problems = "; ".join(f"VIDPIPE_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        err_console.print(f"[red]error:[/] invalid setting: {problems}")
         sys.exit(2)
 
 

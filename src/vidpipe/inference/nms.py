@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vidpipe.domain.detections import FloatArray, IntArray
@@ -18,27 +19,29 @@ def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 
 
+def _xywh(xyxy: FloatArray) -> FloatArray:
+    return np.ascontiguousarray(np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1), dtype=np.float32)
+
+
 def nms(xyxy: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
-    """Indices of the boxes kept, highest score first.
+    """Indices of the boxes kept, highest score first (OpenCV's NMS, in C++).
 
     Greedy NMS: a box is dropped when its IoU with an already kept, higher-scored box exceeds
-    ``iou_threshold``. Ties keep input order (stable sort), so results are reproducible.
+    ``iou_threshold``. Score thresholds are the caller's job; OpenCV only drops scores of exactly 0.
     """
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        best = int(order[0])
-        keep.append(best)
-        if order.size == 1:
-            break
-        ious = box_iou(xyxy[best : best + 1], xyxy[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    if len(xyxy) == 0:
+        return np.zeros((0,), np.int64)
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    keep = cv2.dnn.NMSBoxes(_xywh(xyxy), scores, 0.0, float(iou_threshold))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
 def batched_nms(xyxy: FloatArray, scores: FloatArray, class_id: IntArray, iou_threshold: float) -> IntArray:
-    """NMS within each class only: boxes are offset by class so that classes never overlap."""
+    """NMS within each class only: a box never suppresses a box of another class."""
     if len(xyxy) == 0:
         return np.zeros((0,), np.int64)
-    offset = (class_id.astype(np.float32) * (float(xyxy.max()) + 1.0))[:, None]
-    return nms(xyxy + offset, scores, iou_threshold)
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    keep = cv2.dnn.NMSBoxesBatched(_xywh(xyxy), scores, np.asarray(class_id, np.int32), 0.0, float(iou_threshold))
+    kept = np.asarray(keep, dtype=np.int64).reshape(-1)
+    # OpenCV returns batched results grouped by class; callers expect best-first.
+    return kept[np.argsort(-scores[kept], kind="stable")]

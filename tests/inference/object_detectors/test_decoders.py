@@ -38,6 +38,8 @@ def test_ultralytics_decodes_centre_boxes() -> None:
     raw = np.zeros((4 + 2, 3), np.float32)
     raw[:4, 1] = [100, 50, 40, 20]
     raw[4:, 1] = [0.1, 0.95]
-    xyxy, scores = decode_ultralytics(raw)
-    assert xyxy[1].tolist() == pytest.approx([80, 40, 120, 60])
-    assert scores[1].tolist() == pytest.approx([0.1, 0.95])
+    raw[4:, 2] = [0.3, 0.2]  # below the threshold
+    xyxy, scores, class_id = decode_ultralytics(raw, 0.5)
+    assert xyxy.tolist() == [pytest.approx([80, 40, 120, 60])]
+    assert scores.tolist() == pytest.approx([0.95]) and class_id.tolist() == [1]
+    assert decode_ultralytics(raw, 0.99)[0].shape == (0, 4)
