@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,11 @@ def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 
 
+# OpenCV's type stubs declare lists, while its binding takes numpy arrays directly (no per-box
+# Python conversion), so its NMS functions are called untyped.
+_dnn: Any = cv2.dnn
+
+
 def _xywh(xyxy: FloatArray) -> FloatArray:
     return np.ascontiguousarray(np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1), dtype=np.float32)
 
@@ -32,7 +39,7 @@ def nms(xyxy: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
     if len(xyxy) == 0:
         return np.zeros((0,), np.int64)
     scores = np.ascontiguousarray(scores, dtype=np.float32)
-    keep = cv2.dnn.NMSBoxes(_xywh(xyxy), scores, 0.0, float(iou_threshold))
+    keep = _dnn.NMSBoxes(_xywh(xyxy), scores, 0.0, float(iou_threshold))
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
@@ -41,7 +48,7 @@ def batched_nms(xyxy: FloatArray, scores: FloatArray, class_id: IntArray, iou_th
     if len(xyxy) == 0:
         return np.zeros((0,), np.int64)
     scores = np.ascontiguousarray(scores, dtype=np.float32)
-    keep = cv2.dnn.NMSBoxesBatched(_xywh(xyxy), scores, np.asarray(class_id, np.int32), 0.0, float(iou_threshold))
+    keep = _dnn.NMSBoxesBatched(_xywh(xyxy), scores, np.asarray(class_id, np.int32), 0.0, float(iou_threshold))
     kept = np.asarray(keep, dtype=np.int64).reshape(-1)
     # OpenCV returns batched results grouped by class; callers expect best-first.
     return kept[np.argsort(-scores[kept], kind="stable")]
