@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from vidpipe.imaging.loading import load_image
 from vidpipe.inference.sessions import clear_sessions
 from vidpipe.settings import Settings
 
@@ -38,6 +41,12 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def settings(model_dir: Path) -> Settings:
     return Settings(model_dir=model_dir)
+
+
+@pytest.fixture
+def photo(data_dir: Path) -> Callable[[str], np.ndarray[Any, Any]]:
+    """A scikit-image sample photo from the shared test data, by file name."""
+    return lambda name: load_image(data_dir / "detection" / "skimage_data" / name)
 
 
 @pytest.fixture(autouse=True)

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from vidpipe.errors import ModelError
 from vidpipe.inference.classifier import ImageNetClassifier
 from vidpipe.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or REPO_ROOT.parent / "shared" / "models")
-PHOTOS = REPO_ROOT.parent / "shared" / "data" / "detection" / "skimage_data"
-
 pytestmark = pytest.mark.models
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    if not (MODEL_DIR / "mobilenet_v2_imagenet.onnx").is_file():
-        pytest.skip(f"mobilenet_v2_imagenet.onnx not in {MODEL_DIR} (set VIDPIPE_MODEL_DIR)")
-    return Settings(model_dir=MODEL_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -32,30 +19,24 @@ def classifier(settings: Settings) -> ImageNetClassifier:
     return ImageNetClassifier(settings=settings)
 
 
-def photo(name: str) -> np.ndarray:
-    if not PHOTOS.is_dir():
-        pytest.skip(f"test photos not found: {PHOTOS}")
-    return np.asarray(Image.open(PHOTOS / name).convert("RGB"))
-
-
 def names(top: list[tuple[str, float]]) -> set[str]:
     # "tabby, tabby cat" -> "tabby": the first name of each label line.
     return {label.split(",")[0] for label, _ in top}
 
 
-def test_coffee_is_espresso_or_cup(classifier: ImageNetClassifier) -> None:
+def test_coffee_is_espresso_or_cup(classifier: ImageNetClassifier, photo: Callable[[str], np.ndarray]) -> None:
     top = classifier.classify(photo("coffee.png"), top_k=5)
     assert len(top) == 5
     assert names(top) & {"espresso", "cup"}, top
 
 
-def test_cat_is_a_cat(classifier: ImageNetClassifier) -> None:
+def test_cat_is_a_cat(classifier: ImageNetClassifier, photo: Callable[[str], np.ndarray]) -> None:
     top = classifier.classify(photo("chelsea.png"), top_k=5)
     assert names(top) & {"tabby", "tiger cat", "Egyptian cat"}, top
     assert top[0][1] > classifier.default_confidence
 
 
-def test_scores_sorted_without_background(classifier: ImageNetClassifier) -> None:
+def test_scores_sorted_without_background(classifier: ImageNetClassifier, photo: Callable[[str], np.ndarray]) -> None:
     labels = classifier.labels
     assert len(labels) == 1001 and labels[0] == "background"
     top = classifier.classify(photo("astronaut.png"), top_k=1000)

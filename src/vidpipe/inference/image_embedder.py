@@ -18,6 +18,7 @@ import numpy.typing as npt
 from vidpipe.errors import ModelError
 from vidpipe.inference.base import Model
 from vidpipe.inference.specs import ModelSpec, Task, get_spec
+from vidpipe.inference.vectors import l2_normalise
 from vidpipe.settings import Settings, get_settings
 
 FloatArray = npt.NDArray[np.float32]
@@ -76,10 +77,27 @@ class ImageEmbedder(Model, ABC):
     # Whether ``embed_text`` works (CLIP-style models with a text tower).
     supports_text: ClassVar[bool] = False
     _dim: int | None = None
+    # Largest batch for exports with a dynamic batch dimension.
+    max_batch: ClassVar[int] = 32
 
     @abstractmethod
+    def preprocess(self, image: np.ndarray[Any, Any]) -> FloatArray:
+        """One H×W×3 uint8 RGB image as the C×H×W float32 array the model takes."""
+
     def embed(self, images: Sequence[np.ndarray[Any, Any]]) -> FloatArray:
         """(N, D) float32 unit rows for N H×W×3 uint8 RGB images; (0, D) for none."""
+        check_images(images)
+        if len(images) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        rows = run_in_batches(
+            self.run,
+            self.input_name(),
+            images,
+            self.preprocess,
+            fixed_batch=static_batch(self.session.get_inputs()[0].shape),
+            max_batch=self.max_batch,
+        )
+        return l2_normalise(rows)
 
     def embed_one(self, image: np.ndarray[Any, Any]) -> FloatArray:
         """The (D,) unit vector of one image."""

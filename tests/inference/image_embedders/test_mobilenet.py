@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from vidpipe.inference.image_embedder import create_image_embedder
 from vidpipe.inference.image_embedders.mobilenet import MobileNetEmbedder, fit_square
 from vidpipe.inference.vectors import cosine_similarity
 from vidpipe.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or REPO_ROOT.parent / "shared" / "models")
-PHOTOS = REPO_ROOT.parent / "shared" / "data" / "detection" / "skimage_data"
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    if not (MODEL_DIR / "mobilenet_v1_embedding.onnx").is_file():
-        pytest.skip(f"mobilenet_v1_embedding.onnx not in {MODEL_DIR} (set VIDPIPE_MODEL_DIR)")
-    return Settings(model_dir=MODEL_DIR)
-
 
 @pytest.fixture(scope="module")
 def embedder(settings: Settings) -> MobileNetEmbedder:
     return MobileNetEmbedder(settings=settings)
-
-
-def photo(name: str) -> np.ndarray:
-    if not PHOTOS.is_dir():
-        pytest.skip(f"test photos not found: {PHOTOS}")
-    return np.asarray(Image.open(PHOTOS / name).convert("RGB"))
 
 
 def altered(image: np.ndarray) -> np.ndarray:
@@ -59,7 +40,7 @@ def test_fit_square_squashes_up_to_4_3_and_pads_beyond() -> None:
 
 
 @pytest.mark.models
-def test_embeddings_are_unit_rows_of_1024(embedder: MobileNetEmbedder) -> None:
+def test_embeddings_are_unit_rows_of_1024(embedder: MobileNetEmbedder, photo: Callable[[str], np.ndarray]) -> None:
     images = [photo("chelsea.png"), photo("coffee.png"), photo("astronaut.png")]
     vectors = embedder.embed(images)
     assert vectors.shape == (3, 1024)
@@ -72,7 +53,9 @@ def test_embeddings_are_unit_rows_of_1024(embedder: MobileNetEmbedder) -> None:
 
 
 @pytest.mark.models
-def test_same_picture_is_closer_than_different_pictures(embedder: MobileNetEmbedder) -> None:
+def test_same_picture_is_closer_than_different_pictures(
+    embedder: MobileNetEmbedder, photo: Callable[[str], np.ndarray]
+) -> None:
     cat, coffee, astronaut = photo("chelsea.png"), photo("coffee.png"), photo("astronaut.png")
     vectors = embedder.embed([cat, altered(cat), coffee, astronaut, altered(coffee)])
     sims = cosine_similarity(vectors, vectors)
@@ -86,7 +69,7 @@ def test_same_picture_is_closer_than_different_pictures(embedder: MobileNetEmbed
 
 
 @pytest.mark.models
-def test_small_and_elongated_crops(embedder: MobileNetEmbedder) -> None:
+def test_small_and_elongated_crops(embedder: MobileNetEmbedder, photo: Callable[[str], np.ndarray]) -> None:
     cat = photo("chelsea.png")
     crops = [cat[100:110, 100:112], cat[:, 200:230], cat[150:170, :]]
     vectors = embedder.embed(crops)
@@ -96,7 +79,7 @@ def test_small_and_elongated_crops(embedder: MobileNetEmbedder) -> None:
 
 
 @pytest.mark.models
-def test_factory_builds_it_from_settings(settings: Settings) -> None:
+def test_factory_builds_it_from_settings(settings: Settings, photo: Callable[[str], np.ndarray]) -> None:
     embedder = create_image_embedder(settings=settings)
     assert isinstance(embedder, MobileNetEmbedder)
     assert embedder.embed([photo("coffee.png")]).shape == (1, 1024)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
-from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder, check_images, run_in_batches, static_batch
-from vidpipe.inference.preprocess import UInt8Image
-from vidpipe.inference.vectors import l2_normalise
+from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder
+from vidpipe.inference.preprocess import UInt8Image, to_nchw
 
 # MobileNet's training crops (Inception-style augmentation) had aspect ratios between 3:4 and 4:3
 # and were then resized to a square, so squashing within that range is what the network saw.
@@ -72,24 +70,9 @@ class MobileNetEmbedder(ImageEmbedder):
     """
 
     default_model: ClassVar[str] = "mobilenet_v1_embedding"
-    max_batch: ClassVar[int] = 32
 
     def preprocess(self, image: UInt8Image) -> FloatArray:
         """One image as a 3×H×W float32 array, (x-128)/128."""
         square = fit_square(image, self.input_hw((224, 224)))
-        arr: FloatArray = ((square.astype(np.float32) - 128.0) / 128.0).transpose(2, 0, 1)
-        return arr
-
-    def embed(self, images: Sequence[np.ndarray[Any, Any]]) -> FloatArray:
-        check_images(images)
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        rows = run_in_batches(
-            self.run,
-            self.input_name(),
-            images,
-            self.preprocess,
-            fixed_batch=static_batch(self.session.get_inputs()[0].shape),
-            max_batch=self.max_batch,
-        )
-        return l2_normalise(rows)
+        planar: FloatArray = to_nchw(square, mean=128.0, std=128.0)[0]
+        return planar

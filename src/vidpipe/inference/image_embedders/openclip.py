@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from vidpipe.errors import ModelError
-from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder, check_images, run_in_batches, static_batch
+from vidpipe.inference.image_embedder import FloatArray, ImageEmbedder, run_in_batches, static_batch
 from vidpipe.inference.preprocess import UInt8Image
 from vidpipe.inference.sessions import get_session
 from vidpipe.inference.specs import ModelSpec
@@ -85,7 +85,6 @@ class OpenClipEmbedder(ImageEmbedder):
 
     default_model: ClassVar[str] = "clip_vit_b32_openai"
     supports_text: ClassVar[bool] = True
-    max_batch: ClassVar[int] = 32
 
     def __init__(self, model: str | ModelSpec | None = None, *, settings: Settings | None = None) -> None:
         super().__init__(model, settings=settings)
@@ -105,20 +104,6 @@ class OpenClipEmbedder(ImageEmbedder):
     def preprocess(self, image: UInt8Image) -> FloatArray:
         """One image as the 3×S×S float32 array the image tower takes (S from its input shape)."""
         return clip_preprocess(image, self.input_hw((DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)))
-
-    def embed(self, images: Sequence[np.ndarray[Any, Any]]) -> FloatArray:
-        check_images(images)
-        if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        rows = run_in_batches(
-            self.run,
-            self.input_name(),
-            images,
-            self.preprocess,
-            fixed_batch=static_batch(self.session.get_inputs()[0].shape),
-            max_batch=self.max_batch,
-        )
-        return l2_normalise(rows)
 
     # -- text --------------------------------------------------------------------------------------
 
