@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from platformdirs import user_cache_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(user_cache_dir("vidpipe")) / "models",
         description="Folder holding model weights",
     )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("vidpipe")),
+        description="Folder for the embedded database and stored files (originals, crops, sheets)",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite in data_dir"
+    )
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     allow_restricted_licences: bool = Field(
@@ -47,10 +54,15 @@ class Settings(BaseSettings):
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",
     )
 
-    @field_validator("model_dir")
+    @field_validator("model_dir", "data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or an SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'vidpipe.db'}"
 
 
 @lru_cache(maxsize=1)

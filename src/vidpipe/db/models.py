@@ -1,0 +1,157 @@
+"""The Asset Registry's tables: manifests, uploads, assets with their references, and jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vidpipe.db.base import Base, IdMixin, TimestampMixin
+from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
+
+
+def _enum(cls: type[Any], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable across SQLite and PostgreSQL, and
+    # adding a value later needs no ALTER TYPE.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Manifest(IdMixin, TimestampMixin, Base):
+    __tablename__ = "manifests"
+
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ManifestStatus] = mapped_column(
+        _enum(ManifestStatus, "manifest_status"), default=ManifestStatus.DRAFT
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    contact_sheet: Mapped[str | None] = mapped_column(String(300))  # storage key
+    upload_count: Mapped[int] = mapped_column(Integer, default=0)
+    asset_count: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    uploads: Mapped[list[Upload]] = relationship(
+        back_populates="manifest", cascade="all, delete-orphan", order_by="Upload.sort_order"
+    )
+    assets: Mapped[list[Asset]] = relationship(
+        back_populates="manifest", cascade="all, delete-orphan", order_by="Asset.sort_order"
+    )
+
+
+class Upload(IdMixin, TimestampMixin, Base):
+    """A source photo the user brought, with the name and type they gave it."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("manifest_id", "sha256"),)
+
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    original_filename: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(200))
+    asset_type: Mapped[AssetType] = mapped_column(_enum(AssetType, "asset_type"))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+    manifest: Mapped[Manifest] = relationship(back_populates="uploads")
+
+
+class Asset(IdMixin, TimestampMixin, Base):
+    """A registry entry: one character, prop, place... with several reference images."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("manifest_id", "manifest_tag"),)
+
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    asset_type: Mapped[AssetType] = mapped_column(_enum(AssetType, "asset_type"))
+    name: Mapped[str] = mapped_column(String(200))
+    manifest_tag: Mapped[str | None] = mapped_column(String(32))  # CHAR_01...; set by the tagging step
+    user_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    reverse_prompt: Mapped[str | None] = mapped_column(Text)
+    visual_description: Mapped[str | None] = mapped_column(Text)
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    suggested_name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[AssetSource] = mapped_column(_enum(AssetSource, "asset_source"), default=AssetSource.UPLOADED)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    detection_class: Mapped[str | None] = mapped_column(String(64))
+    detection_confidence: Mapped[float | None] = mapped_column(Float)
+    is_face_crop: Mapped[bool] = mapped_column(Boolean, default=False)
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    primary_reference_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("asset_references.id", ondelete="SET NULL", use_alter=True)
+    )
+
+    manifest: Mapped[Manifest] = relationship(back_populates="assets")
+    references: Mapped[list[AssetReference]] = relationship(
+        back_populates="asset",
+        cascade="all, delete-orphan",
+        order_by="AssetReference.sort_order",
+        foreign_keys="AssetReference.asset_id",
+    )
+    primary_reference: Mapped[AssetReference | None] = relationship(
+        foreign_keys=[primary_reference_id], post_update=True
+    )
+
+
+class AssetReference(IdMixin, TimestampMixin, Base):
+    """One view of an asset: a crop of an upload (later also of a video frame), with its embeddings."""
+
+    __tablename__ = "asset_references"
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    bbox: Mapped[list[float] | None] = mapped_column(JSON)  # x1, y1, x2, y2 in source pixels
+    image_key: Mapped[str] = mapped_column(String(300))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300))
+    face_embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 little-endian
+    face_embedding_model: Mapped[str | None] = mapped_column(String(100))
+    image_embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    image_embedding_model: Mapped[str | None] = mapped_column(String(100))
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    frame_time_seconds: Mapped[float | None] = mapped_column(Float)
+
+    asset: Mapped[Asset] = relationship(back_populates="references", foreign_keys=[asset_id])
+
+
+class Job(IdMixin, TimestampMixin, Base):
+    """A background run with persisted progress, readable from any process."""
+
+    __tablename__ = "jobs"
+
+    kind: Mapped[str] = mapped_column(String(64))  # "manifest.process", ...
+    target_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.QUEUED)
+    current_step: Mapped[str | None] = mapped_column(String(64))
+    progress: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
