@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite in data_dir"
     )
+    max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0, description="Refuse uploaded files above this size")
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     allow_restricted_licences: bool = Field(

@@ -77,3 +77,19 @@ def objects_and_faces(objects: Detections, faces: Detections) -> Detections:
         )
 
     return Detections.merge([relabel(objects, 0), relabel(faces, len(COCO80))])
+
+
+def open_registry(settings: Settings) -> tuple[Any, Any]:
+    """The session factory and file store for the configured database and data folder.
+
+    The schema is brought up to date first, so the embedded SQLite default works on first use.
+    """
+    from vidpipe.db.engine import make_engine, session_factory
+    from vidpipe.db.migrate import is_current, upgrade
+    from vidpipe.storage import FileStore
+
+    url = settings.resolved_database_url
+    engine = make_engine(url)
+    if not is_current(engine):
+        upgrade(url)
+    return session_factory(engine), FileStore(settings.data_dir / "files")

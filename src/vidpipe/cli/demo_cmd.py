@@ -1,58 +1,80 @@
-"""``vidpipe demo``: the vision core on sample photos that ship with scikit-image."""
+"""``vidpipe demo``: a manifest built and processed from sample photos that ship with scikit-image."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import typer
 
-from vidpipe.cli.common import console, objects_and_faces, settings_with
-from vidpipe.imaging.draw import draw_detections, montage, save_image
+from vidpipe.cli.common import console, objects_and_faces, open_registry, settings_with
+from vidpipe.domain.enums import AssetType
+from vidpipe.imaging.draw import draw_detections, save_image
 from vidpipe.imaging.loading import load_image
-from vidpipe.inference.face_analysis import FaceAnalyzer, drop_animal_faces, face_crop
+from vidpipe.inference.face_analysis import drop_animal_faces
+from vidpipe.inference.face_detector import create_face_detector
 from vidpipe.inference.object_detector import create_object_detector
 
-SAMPLES = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
+# (file in skimage's data folder, name a production would give it, type)
+SAMPLES: tuple[tuple[str, str, AssetType], ...] = (
+    ("astronaut.png", "Commander Reyes", AssetType.CHARACTER),
+    ("camera.png", "The Photographer", AssetType.CHARACTER),
+    ("coffee.png", "Espresso cup", AssetType.PROP),
+    ("motorcycle_left.png", "Red motorcycle", AssetType.VEHICLE),
+    ("chelsea.png", "Chelsea the cat", AssetType.OBJECT),
+    ("rocket.jpg", "Launch pad", AssetType.ENVIRONMENT),
+    ("hubble_deep_field.jpg", "Deep-field look", AssetType.STYLE),
+)
 
 
-def sample_paths() -> list[Path]:
-    """The sample photos scikit-image installs with itself."""
+def sample_photos() -> list[tuple[Path, str, AssetType]]:
+    """The sample photos scikit-image installs with itself, with names and types."""
     import skimage
 
     folder = Path(skimage.__file__).parent / "data"
-    return [folder / name for name in SAMPLES if (folder / name).is_file()]
+    return [(folder / f, name, kind) for f, name, kind in SAMPLES if (folder / f).is_file()]
 
 
 def demo(
-    out: Path = typer.Option(Path("vidpipe-demo"), "--out", help="Folder for previews and montages"),
+    out: Path = typer.Option(Path("vidpipe-demo"), "--out", help="Folder for previews, contact sheet and bible"),
     model_dir: Path | None = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)"),
 ) -> None:
-    """Detect objects and faces in sample photos, group the faces into people, write previews."""
+    """Build a manifest from sample photos, process it, and write what a person would look at."""
+    from vidpipe.cli.manifest_cmd import _print_stats, run_manifest
+    from vidpipe.db.models import Manifest
+    from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
+    from vidpipe.pipeline.uploads import PhotoIn, add_photos
+
     settings = settings_with(model_dir)
+    factory, store = open_registry(settings)
+    photos = [PhotoIn(path=p, asset_type=kind, name=name) for p, name, kind in sample_photos()]
+    with factory() as session, session.begin():
+        manifest = Manifest(name="vidpipe demo")
+        session.add(manifest)
+        session.flush()
+        add_photos(session, store, manifest, photos, settings)
+    console.print(f"manifest {manifest.id}: {len(photos)} sample photos ({settings.resolved_database_url})")
+    stats = run_manifest(str(manifest.id), reprocess=False, model_dir=model_dir)
+
+    # Pictures: each photo with what was found, the contact sheet, and the production bible.
     detector = create_object_detector(settings=settings)
-    analyzer = FaceAnalyzer(settings=settings)
-    faces, crops = [], {}
-    for path in sample_paths():
+    faces = create_face_detector(settings=settings)
+    for path, _, _ in sample_photos():
         image = load_image(path)
         objects = detector.detect(image)
-        found = drop_animal_faces(analyzer.detect(image), objects)
-        analysed = analyzer.analyze(image, path.name, faces=found)
-        for face in analysed:
-            faces.append(face)
-            crops[face.key] = face_crop(image, face.box)[0]
-        labels = [
-            *(f"{n} {c:.2f}" for n, c in zip(objects.names, objects.confidence.tolist(), strict=True)),
-            *(f"face {f.confidence:.2f} q{f.quality.score:.1f}" for f in analysed),
-        ]
-        drawn = draw_detections(image, objects_and_faces(objects, found), labels=labels)
-        preview = save_image(drawn, out / f"{path.stem}.jpg")
-        summary = ", ".join(labels[: len(objects)]) or "no objects"
-        console.print(f"[bold]{path.name}[/]: {summary}; {len(analysed)} face(s) -> {preview}")
-    groups = analyzer.group(faces)
-    for number, person in enumerate(groups, 1):
-        tiles = [crops[k] for k in person.members]
-        sheet = montage(tiles, captions=list(person.members), title=f"Person {number}")
+        found = objects_and_faces(objects, drop_animal_faces(faces.detect(image), objects))
+        save_image(draw_detections(image, found), out / f"{path.stem}.detections.jpg")
+    with factory() as session:
+        loaded = find_manifest(session, str(manifest.id))
+        if loaded.contact_sheet:
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(store.path(loaded.contact_sheet), out / "contact_sheet.jpg")
+        (out / "bible.md").write_text(registry_markdown(loaded, store) + "\n", encoding="utf-8")
+        assets = registry_json(loaded, store)["assets"]
+    for asset in assets:
         console.print(
-            f"person {number}: {', '.join(person.members)} -> {save_image(sheet, out / f'person_{number:02d}.jpg')}"
+            f"  {asset['manifest_tag']:<9} {asset['type']:<12} {asset['name']}  (quality {asset['quality_score']})",
+            highlight=False,
         )
-    console.print(f"[green]done[/]: {len(faces)} face(s), {len(groups)} people; pictures in {out}/")
+    _print_stats(stats)
+    console.print(f"pictures and bible.md in {out}/; `vidpipe manifest show {manifest.id}` lists the registry")

@@ -1,0 +1,265 @@
+"""``vidpipe manifest``: build, process, inspect and export Asset Registries."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vidpipe.cli.common import console, err_console, open_registry, settings_with
+from vidpipe.db.models import Manifest
+from vidpipe.domain.enums import AssetType
+from vidpipe.errors import VidpipeError
+
+app = typer.Typer(help="Build and inspect Asset Registries from reference photos.", no_args_is_help=True)
+ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
+
+
+def _types() -> str:
+    return ", ".join(t.value for t in AssetType)
+
+
+def _parse_type(value: str, where: str) -> AssetType:
+    try:
+        return AssetType(value.strip().upper())
+    except ValueError:
+        raise VidpipeError(f"{where}: unknown asset type {value!r}; expected one of {_types()}") from None
+
+
+def _read_names(csv_path: Path) -> dict[str, tuple[str | None, str | None]]:
+    """file → (name, type) from a CSV with columns file,name[,type]; files match by path or file name."""
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "file" not in reader.fieldnames:
+                raise VidpipeError(f"names file {str(csv_path)!r} needs a 'file' column (and 'name', 'type')")
+            return {row["file"]: (row.get("name") or None, row.get("type") or None) for row in reader}
+    except OSError as exc:
+        raise VidpipeError(f"cannot read names file {str(csv_path)!r}: {exc}") from exc
+
+
+def build_photos(images: list[Path], default_type: str, names_csv: Path | None) -> list[Any]:
+    from vidpipe.pipeline.uploads import PhotoIn
+
+    names = _read_names(names_csv) if names_csv else {}
+    photos = []
+    for path in images:
+        name, kind = names.get(str(path), names.get(path.name, (None, None)))
+        asset_type = _parse_type(kind or default_type, f"type of {path}")
+        photos.append(PhotoIn(path=path, asset_type=asset_type, name=name))
+    return photos
+
+
+def _report_refusals(refused: list[Any]) -> None:
+    for refusal in refused:
+        err_console.print(f"[red]refused[/] {refusal.path}: {refusal.reason}")
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Name of the production or manifest"),
+    images: list[Path] = typer.Argument(..., help="Reference photos"),
+    asset_type: str = typer.Option(
+        "CHARACTER", "--type", help=f"Type of every photo without one in --names: {_types()}"
+    ),
+    names: Path | None = typer.Option(None, "--names", help="CSV with file,name,type per photo"),
+) -> None:
+    """Create a manifest from reference photos and print its id. Bad photos are refused, the rest kept."""
+    from vidpipe.pipeline.uploads import add_photos
+
+    settings = settings_with(None)
+    photos = build_photos(images, asset_type, names)
+    factory, store = open_registry(settings)
+    with factory() as session, session.begin():
+        manifest = Manifest(name=name.strip() or "Untitled")
+        session.add(manifest)
+        session.flush()
+        added, refused = add_photos(session, store, manifest, photos, settings)
+    _report_refusals(refused)
+    console.print(f"created manifest [bold]{manifest.name}[/] with {len(added)} photo(s)", highlight=False)
+    print(manifest.id)
+    if refused:
+        raise typer.Exit(1)
+
+
+@app.command("add")
+def add(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    images: list[Path] = typer.Argument(..., help="More reference photos"),
+    asset_type: str = typer.Option("CHARACTER", "--type", help=f"Type of each photo: {_types()}"),
+    names: Path | None = typer.Option(None, "--names", help="CSV with file,name,type per photo"),
+) -> None:
+    """Add photos to a manifest (the same bytes twice are added once)."""
+    from vidpipe.pipeline.registry import find_manifest
+    from vidpipe.pipeline.uploads import add_photos
+
+    settings = settings_with(None)
+    photos = build_photos(images, asset_type, names)
+    factory, store = open_registry(settings)
+    with factory() as session, session.begin():
+        manifest = find_manifest(session, manifest_id)
+        added, refused = add_photos(session, store, manifest, photos, settings)
+    _report_refusals(refused)
+    console.print(f"added {len(added)} photo(s) to {manifest.name}", highlight=False)
+    if refused:
+        raise typer.Exit(1)
+
+
+def run_manifest(manifest_ref: str, *, reprocess: bool, model_dir: Path | None, quiet: bool = False) -> dict[str, Any]:
+    """Process a manifest with rich progress bars; shared by `process`, `reprocess` and `demo`."""
+    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.pipeline.manifesting import ManifestRunner
+    from vidpipe.pipeline.registry import find_manifest
+    from vidpipe.pipeline.toolkit import VisionToolkit
+
+    settings = settings_with(model_dir)
+    factory, store = open_registry(settings)
+    with factory() as session:
+        manifest_id = find_manifest(session, manifest_ref).id
+    toolkit = VisionToolkit.create(settings)
+    runner = ManifestRunner(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier))
+    with Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    ) as bars:
+        photos = bars.add_task("photos", total=None)
+        crops = bars.add_task("descriptions", total=None)
+        step_task = bars.add_task("step", total=None)
+
+        def on_progress(step: str, counters: dict[str, int]) -> None:
+            bars.update(step_task, description=f"step: {step}")
+            bars.update(photos, completed=counters.get("uploads_processed", 0), total=counters.get("uploads_total"))
+            bars.update(crops, completed=counters.get("crops_described", 0), total=counters.get("crops_total") or None)
+
+        return runner.run(manifest_id, reprocess=reprocess, progress=on_progress)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    per_type = ", ".join(f"{k} {v}" for k, v in stats["assets_per_type"].items()) or "none"
+    console.print(
+        f"[green]READY[/]: {stats['uploads']} photos, {stats['crops']} crops, {stats['assets']} assets ({per_type}), "
+        f"{stats['people_merged']} face(s) merged into people, {stats['seconds_total']:.2f} s",
+        highlight=False,
+    )
+    console.print(
+        "seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in stats["seconds"].items()), highlight=False
+    )
+
+
+@app.command("process")
+def process(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    reprocess: bool = typer.Option(False, "--reprocess", help="Run again a manifest that is READY or ERROR"),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's statistics as JSON"),
+    model_dir: Path | None = ModelDir,
+) -> None:
+    """Detect, group, describe and tag: turn the manifest's photos into registry assets."""
+    stats = run_manifest(manifest_id, reprocess=reprocess, model_dir=model_dir, quiet=as_json)
+    if as_json:
+        print(json.dumps(stats, indent=2))
+    else:
+        _print_stats(stats)
+
+
+@app.command("reprocess")
+def reprocess_cmd(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    model_dir: Path | None = ModelDir,
+) -> None:
+    """Run a processed manifest again; assets that are found again keep their tags and ids."""
+    _print_stats(run_manifest(manifest_id, reprocess=True, model_dir=model_dir))
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Every manifest, newest first."""
+    from vidpipe.pipeline.registry import list_manifests
+
+    factory, _ = open_registry(settings_with(None))
+    with factory() as session:
+        manifests = list_manifests(session)
+        table = Table(title="Manifests")
+        for column in ("id", "name", "status", "photos", "assets", "created"):
+            table.add_column(column)
+        for m in manifests:
+            table.add_row(
+                str(m.id),
+                m.name,
+                m.status.value,
+                str(m.upload_count),
+                str(m.asset_count),
+                f"{m.created_at:%Y-%m-%d %H:%M}",
+            )
+    console.print(table)
+
+
+@app.command("show")
+def show(manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)")) -> None:
+    """The manifest's assets: tags, types, names, scores."""
+    from vidpipe.pipeline.registry import find_manifest
+
+    factory, _ = open_registry(settings_with(None))
+    with factory() as session:
+        manifest = find_manifest(session, manifest_id)
+        title = f"{manifest.name} — {manifest.status.value}"
+        if manifest.error:
+            title += f" ({manifest.error})"
+        table = Table(title=title)
+        for column in ("tag", "type", "name", "source", "quality", "refs", "detected as"):
+            table.add_column(column)
+        for a in manifest.assets:
+            detected = (
+                f"{a.detection_class} {a.detection_confidence:.2f}"
+                if a.detection_class and a.detection_confidence
+                else ""
+            )
+            quality = f"{a.quality_score:.1f}" if a.quality_score is not None else "-"
+            table.add_row(
+                a.manifest_tag or "-",
+                a.asset_type.value,
+                a.name,
+                a.source.value,
+                quality,
+                str(len(a.references)),
+                detected,
+            )
+    console.print(table)
+
+
+@app.command("export")
+def export(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    fmt: str = typer.Option("json", "--format", help="json (registry for other tools) or md (production bible)"),
+    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of standard output"),
+) -> None:
+    """Export the registry as JSON or as a Markdown production bible."""
+    from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
+
+    if fmt not in ("json", "md"):
+        raise VidpipeError(f"--format must be json or md, not {fmt!r}")
+    factory, store = open_registry(settings_with(None))
+    with factory() as session:
+        manifest = find_manifest(session, manifest_id)
+        text = (
+            json.dumps(registry_json(manifest, store), indent=2, ensure_ascii=False)
+            if fmt == "json"
+            else registry_markdown(manifest, store)
+        )
+    if output is None:
+        print(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.part")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(output)
+    err_console.print(f"wrote {output}")

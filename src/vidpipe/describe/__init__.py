@@ -1,0 +1,1 @@
+"""Asset descriptions: recreation prompts, production-bible text, quality and names."""

@@ -1,0 +1,1 @@
+"""Describer implementations: offline now, remote vision models later."""

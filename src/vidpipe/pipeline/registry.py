@@ -1,0 +1,124 @@
+"""Reading the registry: finding manifests, and exporting them as JSON or a Markdown production bible."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from vidpipe.db.models import Asset, Manifest
+from vidpipe.errors import VidpipeError
+from vidpipe.storage import FileStore
+
+REGISTRY_FORMAT = "vidpipe.registry/1"
+
+
+def find_manifest(session: Session, ref: str) -> Manifest:
+    """The manifest with this id, or with the only id that starts with ``ref`` (at least 6 characters)."""
+    query = select(Manifest).options(
+        selectinload(Manifest.uploads), selectinload(Manifest.assets).selectinload(Asset.references)
+    )
+    try:
+        found = session.scalar(query.where(Manifest.id == uuid.UUID(ref)))
+    except ValueError:
+        found = None
+        if len(ref) >= 6 and all(c in "0123456789abcdef-" for c in ref.lower()):
+            # UUIDs are stored as 32 hex digits on SQLite and as uuid on PostgreSQL; compare as text.
+            prefix = ref.lower().replace("-", "")
+            matches = [
+                m for m in session.scalars(query) if m.id.hex.startswith(prefix) or str(m.id).startswith(ref.lower())
+            ]
+            if len(matches) > 1:
+                raise VidpipeError(
+                    f"manifest id {ref!r} is ambiguous: {len(matches)} manifests start with it"
+                ) from None
+            found = matches[0] if matches else None
+    if found is None:
+        raise VidpipeError(f"no manifest with id {ref!r} (see `vidpipe manifest list`)")
+    return found
+
+
+def list_manifests(session: Session) -> list[Manifest]:
+    return list(session.scalars(select(Manifest).order_by(Manifest.created_at.desc())))
+
+
+def registry_json(manifest: Manifest, store: FileStore) -> dict[str, Any]:
+    """The registry as plain JSON other tools can read (see REGISTRY_FORMAT)."""
+    uploads = {u.id: u for u in manifest.uploads}
+
+    def file(key: str | None) -> str | None:
+        return str(store.path(key)) if key else None
+
+    return {
+        "format": REGISTRY_FORMAT,
+        "manifest": {
+            "id": str(manifest.id),
+            "name": manifest.name,
+            "status": manifest.status.value,
+            "contact_sheet": file(manifest.contact_sheet),
+            "processed_at": manifest.processed_at.isoformat() if manifest.processed_at else None,
+            "stats": manifest.stats,
+        },
+        "assets": [
+            {
+                "id": str(a.id),
+                "type": a.asset_type.value,
+                "name": a.name,
+                "manifest_tag": a.manifest_tag,
+                "source": a.source.value,
+                "user_tags": a.user_tags,
+                "reverse_prompt": a.reverse_prompt,
+                "visual_description": a.visual_description,
+                "quality_score": a.quality_score,
+                "suggested_name": a.suggested_name,
+                "detection_class": a.detection_class,
+                "detection_confidence": a.detection_confidence,
+                "is_face_crop": a.is_face_crop,
+                "primary_reference": str(a.primary_reference_id) if a.primary_reference_id else None,
+                "references": [
+                    {
+                        "id": str(r.id),
+                        "image": file(r.image_key),
+                        "thumbnail": file(r.thumbnail_key),
+                        "source_photo": uploads[r.upload_id].original_filename if r.upload_id in uploads else None,
+                        "bbox": r.bbox,
+                        "quality_score": r.quality_score,
+                        "face_embedding_model": r.face_embedding_model,
+                        "image_embedding_model": r.image_embedding_model,
+                    }
+                    for r in a.references
+                ],
+            }
+            for a in manifest.assets
+        ],
+    }
+
+
+def registry_markdown(manifest: Manifest, store: FileStore) -> str:
+    """A production bible: the contact sheet, then each asset with its crop, prompt and description."""
+    data = registry_json(manifest, store)
+    lines = [f"# {manifest.name}", "", f"Status: {manifest.status.value}. Assets: {len(data['assets'])}.", ""]
+    if data["manifest"]["contact_sheet"]:
+        lines += [f"![Contact sheet]({data['manifest']['contact_sheet']})", ""]
+    for asset in data["assets"]:
+        tag = asset["manifest_tag"] or "untagged"
+        lines += [f"## {tag}: {asset['name']}", ""]
+        lines.append(
+            f"*{asset['type'].title()}*, {asset['source']}"
+            + (f", quality {asset['quality_score']:.1f}/10" if asset["quality_score"] is not None else "")
+            + (f", detected as {asset['detection_class']}" if asset["detection_class"] else "")
+        )
+        lines.append("")
+        primary = next((r for r in asset["references"] if r["id"] == asset["primary_reference"]), None)
+        if primary and primary["image"]:
+            lines += [f"![{asset['name']}]({primary['image']})", ""]
+        if asset["reverse_prompt"]:
+            lines += ["**Recreation prompt**", "", f"> {asset['reverse_prompt']}", ""]
+        if asset["visual_description"]:
+            lines += ["**Description**", "", asset["visual_description"], ""]
+        others = [r for r in asset["references"] if r is not primary]
+        if others:
+            lines += [f"Other references ({len(others)}): " + ", ".join(f"![]({r['thumbnail']})" for r in others), ""]
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Whole manifesting runs on real photos, real models and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidpipe.db.engine import make_engine, session_factory
+from vidpipe.db.migrate import upgrade
+from vidpipe.db.models import Asset, Job, Manifest
+from vidpipe.describe.describers.offline import OfflineDescriber
+from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
+from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.manifesting import ManifestBusyError, ManifestRunner, claim_manifest
+from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
+from vidpipe.pipeline.toolkit import VisionToolkit
+from vidpipe.pipeline.uploads import PhotoIn, add_photos
+from vidpipe.settings import Settings
+from vidpipe.storage import FileStore
+
+pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def toolkit(settings: Settings) -> VisionToolkit:
+    return VisionToolkit.create(settings)
+
+
+@pytest.fixture
+def env(
+    database_url: str, tmp_path: Path, toolkit: VisionToolkit
+) -> Iterator[tuple[sessionmaker[Session], FileStore, ManifestRunner]]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    factory = session_factory(engine)
+    store = FileStore(tmp_path / "files")
+    yield factory, store, ManifestRunner(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier))
+    engine.dispose()
+
+
+def make_manifest(factory: sessionmaker[Session], store: FileStore, photos: list[PhotoIn]) -> uuid.UUID:
+    with factory() as session, session.begin():
+        manifest = Manifest(name="Test production")
+        session.add(manifest)
+        session.flush()
+        _, refused = add_photos(session, store, manifest, photos, Settings())
+        assert not refused
+    return manifest.id
+
+
+def production(data_dir: Path) -> list[PhotoIn]:
+    faces = data_dir / "faces/face_recognition"
+    samples = data_dir / "detection/skimage_data"
+    return [
+        PhotoIn(faces / "obama.jpg", AssetType.CHARACTER, "The President"),
+        PhotoIn(faces / "obama2.jpg", AssetType.CHARACTER, "The President, side"),
+        PhotoIn(samples / "coffee.png", AssetType.PROP, "Espresso"),
+        PhotoIn(samples / "motorcycle_left.png", AssetType.VEHICLE, "Bike"),
+        PhotoIn(faces / "two_people.jpg", AssetType.ENVIRONMENT, "Press room"),
+    ]
+
+
+def assets_of(factory: sessionmaker[Session], manifest_id: uuid.UUID) -> list[Asset]:
+    with factory() as session:
+        return list(find_manifest(session, str(manifest_id)).assets)
+
+
+def test_a_full_run_builds_the_registry(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(factory, store, production(data_dir))
+    stats = runner.run(manifest_id)
+    assets = {a.name: a for a in assets_of(factory, manifest_id)}
+    president = assets["The President"]
+    # One person across three photos: both portraits and the press-room photo.
+    assert president.asset_type is AssetType.CHARACTER and president.manifest_tag == "CHAR_01"
+    assert president.is_face_crop and len(president.references) == 3
+    assert "The President, side" not in assets
+    extracted_people = [
+        a for a in assets.values() if a.source is AssetSource.EXTRACTED and a.asset_type is AssetType.CHARACTER
+    ]
+    assert (
+        len(extracted_people) == 1 and extracted_people[0].manifest_tag == "CHAR_02"
+    )  # the other man in the press room
+    assert assets["Espresso"].detection_class == "cup" and assets["Espresso"].manifest_tag == "PROP_01"
+    assert assets["Bike"].detection_class == "motorcycle" and assets["Bike"].manifest_tag == "VEH_01"
+    assert assets["Press room"].detection_class is None and assets["Press room"].manifest_tag == "ENV_01"
+    for asset in assets.values():
+        assert asset.reverse_prompt and asset.visual_description and asset.suggested_name
+        assert asset.quality_score is not None and 1 <= asset.quality_score <= 10
+        assert asset.primary_reference_id == asset.references[0].id
+        for ref in asset.references:
+            assert store.path(ref.image_key).is_file() and ref.image_embedding_model == "mobilenet_v1_embedding"
+    assert president.references[0].face_embedding_model == "dlib_resnet_v1"
+    with factory() as session:
+        manifest = session.get(Manifest, manifest_id)
+        assert manifest is not None and manifest.status is ManifestStatus.READY and manifest.contact_sheet
+        assert store.path(manifest.contact_sheet).is_file()
+        job = session.scalars(select(Job).where(Job.target_id == manifest_id)).one()
+        assert job.status is JobStatus.SUCCEEDED and job.progress["uploads_processed"] == 5
+    assert (
+        stats["uploads"] == 5
+        and stats["people_merged"] >= 2
+        and set(stats["seconds"]) >= {"detect", "describe", "write"}
+    )
+
+
+def test_a_rerun_keeps_ids_and_tags_and_never_duplicates(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    runner.run(manifest_id)
+    first = {a.id: (a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
+    runner.run(manifest_id, reprocess=True)
+    second = {a.id: (a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
+    assert second == first
+
+
+def test_a_photo_with_nothing_found_becomes_a_whole_photo_asset(env: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    gradient = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None], (240, 1, 3))
+    path = tmp_path / "plain.png"
+    Image.fromarray(gradient).save(path)
+    manifest_id = make_manifest(factory, store, [PhotoIn(path, AssetType.PROP, "Mystery box")])
+    runner.run(manifest_id)
+    (asset,) = assets_of(factory, manifest_id)
+    assert asset.name == "Mystery box" and asset.detection_class is None
+    assert asset.references[0].bbox == [0.0, 0.0, 320.0, 240.0]
+
+
+def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(factory, store, production(data_dir)[2:3])
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            claim_manifest(factory, manifest_id, reprocess=False)
+            outcomes.append("ran")
+        except ManifestBusyError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ran") == 1
+    assert "already being processed" in next(o for o in outcomes if o != "ran")
+    with pytest.raises(ManifestBusyError, match="already being processed"):
+        runner.run(manifest_id)
+
+
+def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    runner.run(manifest_id)
+    with pytest.raises(ManifestBusyError, match="use reprocess"):
+        runner.run(manifest_id)
+    before = sorted((a.id, a.manifest_tag) for a in assets_of(factory, manifest_id))
+    with factory() as session:
+        upload = find_manifest(session, str(manifest_id)).uploads[0]
+    store.path(upload.storage_key).unlink()  # the original vanished from disk
+    with pytest.raises(VidpipeError, match="no such file"):
+        runner.run(manifest_id, reprocess=True)
+    with factory() as session:
+        manifest = session.get(Manifest, manifest_id)
+        assert manifest is not None and manifest.status is ManifestStatus.ERROR
+        assert manifest.error is not None and "'load'" in manifest.error
+    assert sorted((a.id, a.manifest_tag) for a in assets_of(factory, manifest_id)) == before
+
+
+def test_exports(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    runner.run(manifest_id)
+    with factory() as session:
+        manifest = find_manifest(session, str(manifest_id)[:8])
+        data = registry_json(manifest, store)
+        markdown = registry_markdown(manifest, store)
+    asset = data["assets"][0]
+    assert {
+        "id",
+        "type",
+        "name",
+        "manifest_tag",
+        "reverse_prompt",
+        "visual_description",
+        "quality_score",
+        "references",
+    } <= set(asset)
+    assert Path(asset["references"][0]["image"]).is_file()
+    assert markdown.startswith("# Test production") and "PROP_01" in markdown and "![Contact sheet](" in markdown
