@@ -23,7 +23,7 @@ from vidpipe.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or REPO_ROOT.parent / "shared" / "models").resolve()
-DATA_DIR = Path(os.environ.get("VIDPIPE_DATA_DIR") or REPO_ROOT.parent / "shared" / "data").resolve()
+DATA_DIR = Path(os.environ.get("VIDPIPE_TEST_DATA_DIR") or REPO_ROOT.parent / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA_DIR / "faces" / "labels.csv").is_file():
-        pytest.skip(f"real test data not found in {DATA_DIR} (set VIDPIPE_DATA_DIR)")
+        pytest.skip(f"real test data not found in {DATA_DIR} (set VIDPIPE_TEST_DATA_DIR)")
     return DATA_DIR
 
 

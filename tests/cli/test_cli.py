@@ -15,8 +15,10 @@ pytestmark = [pytest.mark.models, pytest.mark.data]
 
 
 @pytest.fixture(autouse=True)
-def _model_dir_env(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _settings_env(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(model_dir))
+    # The registry (SQLite + files) of every CLI test lives in its own temporary folder.
+    monkeypatch.setenv("VIDPIPE_DATA_DIR", str(tmp_path / "vidpipe-data"))
     get_settings.cache_clear()
 
 
@@ -127,12 +129,14 @@ def test_missing_model_is_one_clear_line(
     assert "yolox_nano.onnx" in err and "vidpipe models pull yolox_nano" in err
 
 
-def test_demo_writes_previews_and_people(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+def test_demo_builds_a_registry_and_writes_pictures(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert "astronaut.jpg" in written and "coffee.jpg" in written
-    assert any(name.startswith("person_") for name in written)
+    written = sorted(p.name for p in out.iterdir())
+    assert {"astronaut.detections.jpg", "coffee.detections.jpg", "contact_sheet.jpg", "bible.md"} <= set(written)
+    assert "CHAR_01" in result.output and "READY" in result.output
+    assert "Commander Reyes" in (out / "bible.md").read_text()
 
 
 def test_an_invalid_setting_names_the_variable(
@@ -155,3 +159,50 @@ def test_pull_of_a_present_model_downloads_nothing_and_an_unknown_source_is_expl
 
     missing = runner.invoke(app, ["models", "pull", "yolov8n_int8", "--model-dir", str(tmp_path)])
     assert isinstance(missing.exception, ModelError) and "no download address" in str(missing.exception)
+
+
+def test_manifest_create_process_show_export(data_dir: Path, tmp_path: Path) -> None:
+    samples = data_dir / "detection/skimage_data"
+    names = tmp_path / "names.csv"
+    names.write_text("file,name,type\ncoffee.png,Espresso cup,PROP\nmotorcycle_left.png,Red bike,VEHICLE\n")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    created = runner.invoke(
+        app,
+        [
+            "manifest",
+            "create",
+            "Pilot",
+            str(samples / "coffee.png"),
+            str(samples / "motorcycle_left.png"),
+            str(bad),
+            "--names",
+            str(names),
+        ],
+    )
+    assert created.exit_code == 1 and "bad.jpg" in created.output  # refused, the rest kept
+    manifest_id = created.stdout.strip().splitlines()[-1]
+    processed = runner.invoke(app, ["manifest", "process", manifest_id[:8], "--json"])
+    assert processed.exit_code == 0, processed.output
+    assert json.loads(processed.stdout)["assets_per_type"]["PROP"] >= 1
+    shown = runner.invoke(app, ["manifest", "show", manifest_id])
+    assert "PROP_01" in shown.stdout and "Espresso cup" in shown.stdout and "VEH_01" in shown.stdout
+    listed = runner.invoke(app, ["manifest", "list"])
+    assert "Pilot" in listed.stdout and "READY" in listed.stdout
+    exported = runner.invoke(app, ["manifest", "export", manifest_id, "--format", "json"])
+    registry = json.loads(exported.stdout)
+    assert {a["manifest_tag"] for a in registry["assets"]} >= {"PROP_01", "VEH_01"}
+    bible = tmp_path / "out" / "bible.md"
+    assert (
+        runner.invoke(app, ["manifest", "export", manifest_id, "--format", "md", "--output", str(bible)]).exit_code == 0
+    )
+    assert bible.read_text().startswith("# Pilot")
+    again = runner.invoke(app, ["manifest", "process", manifest_id])
+    assert "reprocess" in str(again.exception)
+
+
+def test_manifest_bad_type_is_a_clear_error(data_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["manifest", "create", "X", str(data_dir / "detection/skimage_data/coffee.png"), "--type", "BOAT"]
+    )
+    assert "unknown asset type 'BOAT'" in str(result.exception)

@@ -48,7 +48,7 @@ def test_description_rejects_bad_values(field: str, value: object) -> None:
 
 def test_description_rejects_unknown_fields() -> None:
     with pytest.raises(ValidationError):
-        Description(**GOOD, colour="red")
+        Description(**GOOD, colour="red")  # type: ignore[call-arg]
 
 
 def test_request_normalises_and_checks() -> None:

@@ -17,7 +17,7 @@ from vidpipe.evaluation.coco_map import CocoScores, detections_to_coco, evaluate
 
 
 def _data_dir() -> Path:
-    env = os.environ.get("VIDPIPE_DATA_DIR")
+    env = os.environ.get("VIDPIPE_TEST_DATA_DIR")
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -25,7 +25,7 @@ def _data_dir() -> Path:
 
 DATA = _data_dir()
 needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"test data folder {DATA} is absent (set VIDPIPE_DATA_DIR to it)"
+    not DATA.is_dir(), reason=f"test data folder {DATA} is absent (set VIDPIPE_TEST_DATA_DIR to it)"
 )
 REFERENCE = DATA / "detection" / "coco_eval_reference"
 VOC100 = DATA / "detection" / "voc_100" / "instances_coco80.json"

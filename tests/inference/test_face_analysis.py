@@ -42,3 +42,15 @@ def test_analyze_two_people(settings: Settings, data_dir: Path) -> None:
     assert all(1.0 <= f.quality.score <= 10.0 and f.quality.pose is not None for f in faces)
     groups = analyzer.group(faces)
     assert len(groups) == 2  # one photo: never one person
+
+
+def test_people_without_faces_counts_only_large_faceless_people() -> None:
+    from vidpipe.inference.face_analysis import people_without_faces
+
+    person = COCO80.index("person")
+    objects = Detections.from_arrays(
+        [[0, 0, 100, 200], [200, 0, 300, 200], [400, 0, 420, 30]], [0.9] * 3, [person] * 3, class_names=COCO80
+    )
+    faces = Detections.from_arrays([[30, 10, 70, 50]], [0.9], class_names=("face",))
+    assert people_without_faces(objects, faces) == 1  # the second person; the third is too small
+    assert people_without_faces(objects, Detections.empty(("face",))) == 2

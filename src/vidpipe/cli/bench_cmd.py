@@ -43,8 +43,8 @@ def _existing(path: Path, what: str) -> Path:
 
 
 def default_data_dir() -> Path:
-    """VIDPIPE_DATA_DIR, else ../shared/data beside the working folder (the layout on the team's machines)."""
-    return Path(os.environ.get("VIDPIPE_DATA_DIR", "../shared/data")).expanduser()
+    """VIDPIPE_BENCH_DATA, else ../shared/data beside the working folder (the layout on the team's machines)."""
+    return Path(os.environ.get("VIDPIPE_BENCH_DATA", "../shared/data")).expanduser()
 
 
 @app.command("faces")
@@ -86,10 +86,31 @@ def bench_detect(
     _report(result, as_json, "Detection bench")
 
 
+@app.command("manifest")
+def bench_manifest(
+    images: Path = typer.Option(..., "--images", help="Folder of photos"),
+    asset_type: str = typer.Option("OBJECT", "--type", help="Type given to every photo"),
+    ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text with OCR where rapidocr is installed"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """A full manifesting run (offline describer, default models): seconds in total and per step."""
+    from vidpipe.bench.manifest import run_manifest_bench
+    from vidpipe.domain.enums import AssetType
+
+    try:
+        kind = AssetType(asset_type.upper())
+    except ValueError:
+        raise VidpipeError(f"unknown asset type {asset_type!r}") from None
+    with err_console.status("Processing"):
+        result = run_manifest_bench(_existing(images, "image folder"), settings_with(model_dir), kind, ocr=ocr)
+    _report(result, as_json, "Manifest bench")
+
+
 @app.command("peers")
 def bench_peers(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Test data (default: VIDPIPE_DATA_DIR or ../shared/data)"
+        None, "--data-dir", help="Test data (default: VIDPIPE_BENCH_DATA or ../shared/data)"
     ),
     model: str = typer.Option("yolov8n_int8", "--model", help="Ultralytics-format detector both sides run"),
     ultralytics_python: str | None = typer.Option(

@@ -76,6 +76,28 @@ def drop_animal_faces(faces: Detections, objects: Detections) -> Detections:
     return faces[~(inside(animals) & ~inside(people))]
 
 
+def people_without_faces(objects: Detections, faces: Detections, min_side: float = 48.0) -> int:
+    """How many detected people (at least ``min_side`` pixels) have no face centre inside their box.
+
+    Such people are the ones a tiled, higher-resolution face search may still find.
+    """
+    people = objects[[i for i, n in enumerate(objects.names) if n == "person"]]
+    if len(people) == 0:
+        return 0
+    sides = np.minimum(people.xyxy[:, 2] - people.xyxy[:, 0], people.xyxy[:, 3] - people.xyxy[:, 1])
+    people = people[sides >= min_side]
+    if len(faces) == 0:
+        return len(people)
+    centres = (faces.xyxy[:, :2] + faces.xyxy[:, 2:]) / 2
+    inside = (
+        (centres[None, :, 0] >= people.xyxy[:, None, 0])
+        & (centres[None, :, 0] <= people.xyxy[:, None, 2])
+        & (centres[None, :, 1] >= people.xyxy[:, None, 1])
+        & (centres[None, :, 1] <= people.xyxy[:, None, 3])
+    )
+    return int((~inside.any(axis=1)).sum())
+
+
 class FaceAnalyzer:
     """Detector + embedder pair, loaded once and reused for every photo."""
 
@@ -98,8 +120,15 @@ class FaceAnalyzer:
     def threshold(self) -> float:
         return self.embedder.same_person_threshold
 
-    def detect(self, image: UInt8Image) -> Detections:
-        return self.detector.detect(image)
+    def detect(self, image: UInt8Image, objects: Detections | None = None) -> Detections:
+        """Faces in an image. Given the image's object detections, the costly tiled search for small
+        faces runs only when a detected person has no face yet; animal faces are dropped."""
+        if objects is None:
+            return self.detector.detect(image)
+        found = self.detector.detect(image, tiling=False)
+        if self.detector.tiling and people_without_faces(objects, found):
+            found = self.detector.detect(image, tiling=True)
+        return drop_animal_faces(found, objects)
 
     def analyze(self, image: UInt8Image, photo: str, faces: Detections | None = None) -> list[Face]:
         """Every face in ``image`` (an H×W×3 uint8 RGB array) named after ``photo``."""

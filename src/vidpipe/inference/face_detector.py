@@ -101,11 +101,14 @@ class FaceDetector(Model):
     # Below this side in model-input pixels a face is unreliable in the plain pass.
     small_face_input_px: ClassVar[float] = 24.0
 
-    def detect(self, image: UInt8Image) -> Detections:
-        """Faces in an H×W×3 uint8 RGB image; boxes and landmarks in that image's pixels."""
+    def detect(self, image: UInt8Image, *, tiling: bool | None = None) -> Detections:
+        """Faces in an H×W×3 uint8 RGB image; boxes and landmarks in that image's pixels.
+
+        ``tiling`` overrides the detector's setting for this call (the tiled scan costs many passes).
+        """
         h, w = image.shape[:2]
         passes = [self._detect_once(image)]
-        if self.tiling:
+        if self.tiling if tiling is None else tiling:
             passes.append(self._detect_tiled(image))
         found = merge_overlapping(Detections.merge(passes), self.nms_iou)
         if self.pad_retry and not self._has_large_face(found, w, h):

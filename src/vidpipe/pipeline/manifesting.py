@@ -28,7 +28,7 @@ from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
 from vidpipe.imaging.loading import load_image
 from vidpipe.imaging.quality import QualityReport, assess_crop
-from vidpipe.inference.face_analysis import Face, drop_animal_faces, face_crop
+from vidpipe.inference.face_analysis import Face, face_crop
 from vidpipe.inference.grouping import FaceItem, group_faces
 from vidpipe.inference.nms import box_iou
 from vidpipe.inference.vectors import embedding_to_bytes
@@ -257,7 +257,7 @@ class ManifestRunner:
             image = state.images[upload.id]
             objects = self.toolkit.detector.detect(image)
             state.objects[upload.id] = objects
-            state.face_boxes[upload.id] = drop_animal_faces(self.toolkit.faces.detect(image), objects)
+            state.face_boxes[upload.id] = self.toolkit.faces.detect(image, objects)
             for i in range(len(objects)):
                 box = tuple(float(v) for v in objects.xyxy[i])
                 crop, _ = face_crop(image, box, padding=rules.OBJECT_PADDING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -36,6 +37,10 @@ def red() -> np.ndarray:
 # -- without models
 
 
+def cv2_lab(rgb: tuple[int, int, int]) -> np.ndarray:
+    return np.asarray(cv2.cvtColor(np.array([[rgb]], np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0], np.float32)
+
+
 def test_colour_names_are_perceptual() -> None:
     def name(rgb: tuple[int, int, int]) -> str:
         return colour_name(np.asarray(cv2_lab(rgb)))
@@ -45,12 +50,6 @@ def test_colour_names_are_perceptual() -> None:
     assert name((255, 255, 255)) == "white"
     assert name((0, 0, 255)) == "blue"
     assert name((128, 128, 128)) == "grey"
-
-
-def cv2_lab(rgb: tuple[int, int, int]) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(np.array([[rgb]], np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0]
 
 
 def test_palette_shares_and_background() -> None:
@@ -196,3 +195,19 @@ def test_ocr_reads_large_lettering(settings: Settings) -> None:
     assert '"VIDPIPE 42"' in description.reverse_prompt, description.reverse_prompt
     assert "VIDPIPE 42" in description.visual_description
     assert description.model == "offline(mobilenet_v2_imagenet+rapidocr)"
+
+
+def test_missing_ocr_package_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("rapidocr") else real(name, *a)
+    )
+    describer = OfflineDescriber(None, ocr=True)
+    assert not describer.ocr_available
+    assert describer.describe(DescribeRequest(red(), AssetType.OBJECT)).model == "offline(pixels-only)"
+
+
+@pytest.mark.models
+def test_from_settings_uses_the_classifier_when_present(settings: Settings) -> None:
+    describer = OfflineDescriber.from_settings(settings, ocr=False)
+    assert describer.classifier is not None and describer.classifier.name == "mobilenet_v2_imagenet"

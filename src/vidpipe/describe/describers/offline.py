@@ -80,9 +80,11 @@ COLOUR_TABLE: tuple[tuple[str, tuple[int, int, int]], ...] = (
 
 PALETTE_K = 4
 PALETTE_SIDE = 64  # the crop is shrunk to this longer side before clustering
+LIGHTING_SIDE = 256  # lighting statistics are taken at this longer side
 PALETTE_MIN_SHARE = 0.05  # colours covering less of the crop are not named
 KMEANS_SEED = 20240601
 KMEANS_ITERATIONS = 25
+KMEANS_TOLERANCE = 0.05  # stop once no centre moves more than this (Lab units)
 
 # Lighting thresholds on CIE L* (0..100) and the b* axis of near-neutral highlights.
 DIM_L, BRIGHT_L = 35.0, 68.0
@@ -199,54 +201,60 @@ def _kmeans(points: np.ndarray[Any, Any], k: int) -> tuple[np.ndarray[Any, Any],
             chosen.append(points[index])
             nearest = np.minimum(nearest, np.sum((points - points[index]) ** 2, axis=1))
         centres = np.array(chosen)
-    labels = np.zeros(len(points), np.int64)
+    k = len(centres)
+
+    def assign(centres: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        squared = np.sum((points[:, None, :] - centres[None, :, :]) ** 2, axis=2)
+        nearest: np.ndarray[Any, Any] = np.argmin(squared, axis=1)
+        return nearest
+
     for _ in range(KMEANS_ITERATIONS):
-        distances = np.sum((points[:, None, :] - centres[None, :, :]) ** 2, axis=2)
-        new_labels = np.argmin(distances, axis=1)
-        moved = [
-            points[new_labels == j].mean(axis=0) if np.any(new_labels == j) else centres[j] for j in range(len(centres))
-        ]
-        centres = np.array(moved)
-        if np.array_equal(new_labels, labels):
+        labels = assign(centres)
+        counts = np.bincount(labels, minlength=k)
+        sums = np.stack([np.bincount(labels, weights=points[:, j], minlength=k) for j in range(3)], axis=1)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
+        shift = float(np.abs(moved - centres).max())
+        centres = moved
+        if shift < KMEANS_TOLERANCE:
             break
-        labels = new_labels
+    labels = assign(centres)
     return centres, labels
+
+
+def _shrink(image: np.ndarray[Any, Any], side: int) -> np.ndarray[Any, Any]:
+    """The image with its longer side at most ``side`` pixels (area-averaged)."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
 
 
 def measure_palette(image: np.ndarray[Any, Any]) -> Palette:
     """Dominant named colours of a crop, plus the colours of its centre and its border."""
-    h, w = image.shape[:2]
-    scale = PALETTE_SIDE / max(h, w)
-    small = image
-    if scale < 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
-    lab = _to_lab(small).astype(np.float64)
+    lab = _to_lab(_shrink(image, PALETTE_SIDE)).astype(np.float64)
     sh, sw = lab.shape[:2]
-    points = lab.reshape(-1, 3)
-    centres, labels = _kmeans(points, PALETTE_K)
-    names = [colour_name(c) for c in centres]
-    named = np.array(names, dtype=object)[labels].reshape(sh, sw)
+    centres, labels = _kmeans(lab.reshape(-1, 3), PALETTE_K)
+    # Index of each pixel's colour name in COLOUR_TABLE; clusters with the same name merge.
+    name_of_cluster = np.array([_TABLE_NAMES.index(colour_name(c)) for c in centres])
+    named = name_of_cluster[labels].reshape(sh, sw)
 
-    shares: dict[str, float] = {}
-    for name in named.ravel():
-        shares[name] = shares.get(name, 0.0) + 1.0 / named.size
-    ranked = sorted(shares.items(), key=lambda item: (-item[1], item[0]))
-    swatches = tuple(Swatch(n, round(s, 3)) for n, s in ranked if s >= PALETTE_MIN_SHARE) or (
-        Swatch(ranked[0][0], round(ranked[0][1], 3)),
+    def ranked(values: np.ndarray[Any, Any]) -> list[tuple[str, float]]:
+        counts = np.bincount(values.ravel(), minlength=len(_TABLE_NAMES)) / values.size
+        order = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], _TABLE_NAMES[i]))
+        return [(_TABLE_NAMES[i], float(counts[i])) for i in order]
+
+    shares = ranked(named)
+    swatches = tuple(Swatch(n, round(s, 3)) for n, s in shares if s >= PALETTE_MIN_SHARE) or (
+        Swatch(shares[0][0], round(shares[0][1], 3)),
     )
-
-    def most_common(values: np.ndarray[Any, Any]) -> tuple[str, float]:
-        found, counts = np.unique(values.astype(str), return_counts=True)
-        best = int(np.argmax(counts))  # ties go to the alphabetically first, deterministically
-        return str(found[best]), float(counts[best]) / values.size
-
     y0, y1, x0, x1 = sh // 4, sh - sh // 4, sw // 4, sw - sw // 4
-    subject, _ = most_common(named[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)])
+    subject = ranked(named[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)])[0][0]
     ring = max(1, round(min(sh, sw) * 0.1))
     border_mask = np.ones((sh, sw), bool)
     border_mask[ring : sh - ring, ring : sw - ring] = False
-    background, share = most_common(named[border_mask])
+    background, share = ranked(named[border_mask])[0]
     plain = share >= 0.8 and float(lab[border_mask][:, 0].std()) < 8.0
     return Palette(swatches, subject, background, plain)
 
@@ -255,8 +263,8 @@ def measure_palette(image: np.ndarray[Any, Any]) -> Palette:
 
 
 def measure_lighting(image: np.ndarray[Any, Any], quality: QualityReport) -> Lighting:
-    """Brightness, contrast, colour temperature and saturation of a crop."""
-    lab = _to_lab(image).reshape(-1, 3)
+    """Brightness, contrast, colour temperature and saturation of a crop (statistics at 256 px)."""
+    lab = _to_lab(_shrink(image, LIGHTING_SIDE)).reshape(-1, 3)
     lightness, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     mean_l = float(lightness.mean())
     brightness = "dim" if mean_l < DIM_L else "bright" if mean_l > BRIGHT_L else "even"
