@@ -199,3 +199,29 @@ def test_exports(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
     } <= set(asset)
     assert Path(asset["references"][0]["image"]).is_file()
     assert markdown.startswith("# Test production") and "PROP_01" in markdown and "![Contact sheet](" in markdown
+
+
+def test_swapping_a_reference_redoes_only_that_asset(env: tuple, data_dir: Path, toolkit: VisionToolkit) -> None:  # type: ignore[type-arg]
+    from vidpipe.pipeline.reference_swap import swap_reference
+
+    factory, store, runner = env
+    photos = production(data_dir)
+    manifest_id = make_manifest(factory, store, [photos[0], photos[2]])
+    runner.run(manifest_id)
+    before = {a.name: a for a in assets_of(factory, manifest_id)}
+    president, cup = before["The President"], before["Espresso"]
+    swap_reference(
+        factory, store, toolkit, runner.describer, president.id, data_dir / "faces/face_recognition/obama2.jpg"
+    )
+    after = {a.name: a for a in assets_of(factory, manifest_id)}
+    swapped = after["The President"]
+    assert swapped.id == president.id and swapped.manifest_tag == president.manifest_tag
+    assert len(swapped.references) == len(president.references) + 1
+    assert swapped.primary_reference_id == swapped.references[0].id != president.primary_reference_id
+    assert swapped.references[0].face_embedding_model == "dlib_resnet_v1"
+    # The other asset is untouched.
+    assert after["Espresso"].updated_at == cup.updated_at and after["Espresso"].reverse_prompt == cup.reverse_prompt
+    bad = Path(store.root) / "empty.jpg"
+    bad.write_bytes(b"")
+    with pytest.raises(VidpipeError, match="empty"):
+        swap_reference(factory, store, toolkit, runner.describer, president.id, bad)

@@ -180,6 +180,32 @@ def reprocess_cmd(
     _print_stats(run_manifest(manifest_id, reprocess=True, model_dir=model_dir))
 
 
+@app.command("swap-reference")
+def swap_reference_cmd(
+    asset_id: str = typer.Argument(..., help="Asset id (from `vidpipe manifest export ID`)"),
+    image: Path = typer.Argument(..., help="The new reference photo"),
+    model_dir: Path | None = ModelDir,
+) -> None:
+    """Make a photo the asset's primary reference and describe only that asset again."""
+    import uuid
+
+    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.pipeline.reference_swap import swap_reference
+    from vidpipe.pipeline.toolkit import VisionToolkit
+
+    try:
+        parsed = uuid.UUID(asset_id)
+    except ValueError:
+        raise VidpipeError(f"{asset_id!r} is not an asset id") from None
+    settings = settings_with(model_dir)
+    factory, store = open_registry(settings)
+    toolkit = VisionToolkit.create(settings)
+    asset = swap_reference(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier), parsed, image)
+    console.print(
+        f"{asset.manifest_tag} {asset.name}: new primary reference, quality {asset.quality_score}", highlight=False
+    )
+
+
 @app.command("list")
 def list_cmd() -> None:
     """Every manifest, newest first."""
