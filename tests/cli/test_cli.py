@@ -206,3 +206,18 @@ def test_manifest_bad_type_is_a_clear_error(data_dir: Path) -> None:
         app, ["manifest", "create", "X", str(data_dir / "detection/skimage_data/coffee.png"), "--type", "BOAT"]
     )
     assert "unknown asset type 'BOAT'" in str(result.exception)
+
+
+def test_manifest_add_refuses_bad_files_and_skips_duplicates(data_dir: Path, tmp_path: Path) -> None:
+    coffee = data_dir / "detection/skimage_data/coffee.png"
+    created = runner.invoke(app, ["manifest", "create", "Adds", str(coffee), "--type", "PROP"])
+    manifest_id = created.stdout.strip().splitlines()[-1]
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    added = runner.invoke(
+        app,
+        ["manifest", "add", manifest_id, str(coffee), str(data_dir / "detection/skimage_data/rocket.jpg"), str(empty)],
+    )
+    assert added.exit_code == 1 and "added 1 photo(s)" in added.output and "empty.png" in added.output
+    listed = runner.invoke(app, ["manifest", "list"])
+    assert " 2 " in listed.stdout  # two photos: the duplicate coffee was not added again

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from vidpipe.cli.common import console, err_console, open_registry, settings_with
 from vidpipe.db.models import Manifest
@@ -55,9 +57,22 @@ def build_photos(images: list[Path], default_type: str, names_csv: Path | None) 
     return photos
 
 
-def _report_refusals(refused: list[Any]) -> None:
+def _take_photos(
+    target: Callable[[Session], Manifest], images: list[Path], asset_type: str, names: Path | None
+) -> tuple[Manifest, int, list[Any]]:
+    """Add photos to the manifest ``target`` returns (a new or an existing one) in one transaction;
+    print the refused ones. Returns the manifest, how many photos were added, and the refusals."""
+    from vidpipe.pipeline.uploads import add_photos
+
+    settings = settings_with(None)
+    photos = build_photos(images, asset_type, names)
+    factory, store = open_registry(settings)
+    with factory() as session, session.begin():
+        manifest = target(session)
+        added, refused = add_photos(session, store, manifest, photos, settings)
     for refusal in refused:
         err_console.print(f"[red]refused[/] {refusal.path}: {refusal.reason}")
+    return manifest, len(added), refused
 
 
 @app.command("create")
@@ -70,18 +85,15 @@ def create(
     names: Path | None = typer.Option(None, "--names", help="CSV with file,name,type per photo"),
 ) -> None:
     """Create a manifest from reference photos and print its id. Bad photos are refused, the rest kept."""
-    from vidpipe.pipeline.uploads import add_photos
 
-    settings = settings_with(None)
-    photos = build_photos(images, asset_type, names)
-    factory, store = open_registry(settings)
-    with factory() as session, session.begin():
+    def new_manifest(session: Session) -> Manifest:
         manifest = Manifest(name=name.strip() or "Untitled")
         session.add(manifest)
         session.flush()
-        added, refused = add_photos(session, store, manifest, photos, settings)
-    _report_refusals(refused)
-    console.print(f"created manifest [bold]{manifest.name}[/] with {len(added)} photo(s)", highlight=False)
+        return manifest
+
+    manifest, added, refused = _take_photos(new_manifest, images, asset_type, names)
+    console.print(f"created manifest [bold]{manifest.name}[/] with {added} photo(s)", highlight=False)
     print(manifest.id)
     if refused:
         raise typer.Exit(1)
@@ -96,16 +108,11 @@ def add(
 ) -> None:
     """Add photos to a manifest (the same bytes twice are added once)."""
     from vidpipe.pipeline.registry import find_manifest
-    from vidpipe.pipeline.uploads import add_photos
 
-    settings = settings_with(None)
-    photos = build_photos(images, asset_type, names)
-    factory, store = open_registry(settings)
-    with factory() as session, session.begin():
-        manifest = find_manifest(session, manifest_id)
-        added, refused = add_photos(session, store, manifest, photos, settings)
-    _report_refusals(refused)
-    console.print(f"added {len(added)} photo(s) to {manifest.name}", highlight=False)
+    manifest, added, refused = _take_photos(
+        lambda session: find_manifest(session, manifest_id), images, asset_type, names
+    )
+    console.print(f"added {added} photo(s) to {manifest.name}", highlight=False)
     if refused:
         raise typer.Exit(1)
 
