@@ -14,15 +14,14 @@ import hashlib
 import io
 import os
 import re
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from vidpipe.errors import VidpipeError
+from vidpipe.fileio import atomic_write, temporary_file
 
 KIND_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
 SUFFIX_PATTERN = re.compile(r"\.[a-z0-9]{1,5}")
@@ -31,7 +30,6 @@ KEY_PATTERN = re.compile(r"(?P<kind>[a-z][a-z0-9_-]*)/(?P<prefix>[0-9a-f]{2})/(?
 CHUNK_BYTES = 1 << 20
 THUMBNAIL_KIND = "thumbnails"
 _IMAGE_FORMATS = {"jpg": ("JPEG", ".jpg"), "jpeg": ("JPEG", ".jpg"), "png": ("PNG", ".png"), "webp": ("WEBP", ".webp")}
-_FILE_MODE = 0o644  # mkstemp creates 0600 files; stored files are meant to be served
 
 
 class MissingKeyError(VidpipeError):
@@ -60,11 +58,8 @@ class FileStore:
         target = self.path(key)
         if target.exists():
             return key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with self._temporary(target.parent) as (handle, tmp_name):
+        with atomic_write(target) as handle:
             handle.write(data)
-            handle.close()
-            os.replace(tmp_name, target)
         return key
 
     def put_image(self, image: np.ndarray[Any, Any], *, kind: str, fmt: str = "jpg", quality: int = 92) -> str:
@@ -110,7 +105,7 @@ class FileStore:
         size = 0
         # One pass: the copy is written while it is hashed, into a temporary file on the store's own
         # file system, and renamed into its folder once the hash (and so the key) is known.
-        with source, self._temporary(staging) as (handle, tmp_name):
+        with source, temporary_file(staging) as (handle, tmp_path):
             while chunk := source.read(CHUNK_BYTES):
                 digest.update(chunk)
                 handle.write(chunk)
@@ -121,7 +116,7 @@ class FileStore:
             target = self.path(key)
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_name, target)
+                os.replace(tmp_path, target)
         return key, sha, size
 
     def thumbnail(self, image: np.ndarray[Any, Any], *, max_side: int = 256) -> str:
@@ -168,22 +163,6 @@ class FileStore:
         """The key as the POSIX path a web shell serves it under (checked like `path`)."""
         self.path(key)
         return key
-
-    # Helpers
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _temporary(folder: Path) -> Iterator[tuple[IO[bytes], str]]:
-        """A temporary file in ``folder``, open for writing; removed afterwards unless renamed away."""
-        fd, tmp_name = tempfile.mkstemp(prefix=".store-", suffix=".part", dir=folder)
-        try:
-            if hasattr(os, "fchmod"):  # not on Windows
-                os.fchmod(fd, _FILE_MODE)
-            with os.fdopen(fd, "wb") as handle:
-                yield handle, tmp_name
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
 
 
 def _check_kind(kind: str) -> None:

@@ -46,9 +46,6 @@ def to_coco_results(image_id: int, found: Detections, categories: dict[int, int]
     return detections_to_coco(image_id, found.xyxy, found.confidence, ids)
 
 
-Predict = Callable[[np.ndarray[Any, Any]], Detections]
-
-
 def run_detect_bench(
     images_dir: Path,
     coco_json: Path,

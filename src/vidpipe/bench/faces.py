@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,45 @@ def most_prominent(found: Detections) -> int:
     return int(np.argmax(found.confidence * np.sqrt(found.area)))
 
 
+@dataclass(frozen=True)
+class LabelledRun:
+    """Our face pipeline over labelled single-subject photos, in label order."""
+
+    detections: list[Detections]  # every face found, per photo
+    labelled_keys: list[str | None]  # the key of each photo's most prominent face (None: no face)
+    people: list[int | None]  # the group of that face
+    faces_found_all: int
+    groups: int
+    seconds: float  # detection, embedding and grouping (and decoding, where the photos are decoded lazily)
+
+
+def identify_labelled(
+    photos: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    analyzer: FaceAnalyzer,
+    *,
+    total: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> LabelledRun:
+    """Find, embed and group every face of ``photos`` ((name, image) pairs), as `vidpipe faces group` does."""
+    start = time.perf_counter()
+    faces: list[Face] = []
+    detections: list[Detections] = []
+    keys: list[str | None] = []
+    for n, (name, image) in enumerate(photos, 1):
+        found = analyzer.detect(image)
+        analysed = analyzer.analyze(image, name, faces=found)
+        faces.extend(analysed)
+        detections.append(found)
+        keys.append(analysed[most_prominent(found)].key if analysed else None)
+        if progress:
+            progress(n, total)
+    groups = analyzer.group(faces)
+    seconds = time.perf_counter() - start
+    group_of = {key: gi for gi, group in enumerate(groups) for key in group.members}
+    people = [group_of[key] if key is not None else None for key in keys]
+    return LabelledRun(detections, keys, people, len(faces), len(groups), seconds)
+
+
 def run_face_bench(
     images_dir: Path,
     labels_csv: Path,
@@ -54,24 +93,13 @@ def run_face_bench(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     labels = read_labels(labels_csv)
-    start = time.perf_counter()
-    faces: list[Face] = []
-    labelled_key: dict[str, str | None] = {}
-    for n, row in enumerate(labels, 1):
-        image = load_image(images_dir / row.file)
-        found = analyzer.detect(image)
-        analysed = analyzer.analyze(image, row.file, faces=found)
-        faces.extend(analysed)
-        labelled_key[row.file] = analysed[most_prominent(found)].key if analysed else None
-        if progress:
-            progress(n, len(labels))
-    groups = analyzer.group(faces)
-    seconds = time.perf_counter() - start
-    group_of = {key: gi for gi, group in enumerate(groups) for key in group.members}
+    # Decoded lazily inside the timed run, as a user's photos would be.
+    photos = ((row.file, load_image(images_dir / row.file)) for row in labels)
+    run = identify_labelled(photos, analyzer, total=len(labels), progress=progress)
     truth = [row.identity for row in labels]
-    predicted = [group_of[key] if (key := labelled_key[row.file]) is not None else None for row in labels]
-    precision, recall, f1 = bcubed(truth, predicted)
-    found_count = sum(key is not None for key in labelled_key.values())
+    precision, recall, f1 = bcubed(truth, run.people)
+    found_count = sum(key is not None for key in run.labelled_keys)
+    seconds = run.seconds
     return {
         "detector": analyzer.detector.name,
         "embedder": analyzer.embedder.name,
@@ -79,14 +107,14 @@ def run_face_bench(
         "faces_total": len(labels),
         "faces_found": found_count,
         "found_ratio": round(found_count / max(len(labels), 1), 4),
-        "faces_detected_all": len(faces),
+        "faces_detected_all": run.faces_found_all,
         "identities": len(set(truth)),
-        "groups": len(groups),
+        "groups": run.groups,
         "bcubed_precision": round(precision, 4),
         "bcubed_recall": round(recall, 4),
         "bcubed_f1": round(f1, 4),
-        "pairwise_f1": round(pairwise_f1(truth, predicted)[2], 4),
+        "pairwise_f1": round(pairwise_f1(truth, run.people)[2], 4),
         "seconds": round(seconds, 2),
         "ms_per_image": round(1000 * seconds / max(len(labels), 1), 1),
-        "missed": [row.file for row in labels if labelled_key[row.file] is None],
+        "missed": [row.file for row, key in zip(labels, run.labelled_keys, strict=True) if key is None],
     }

@@ -37,12 +37,6 @@ def warm_up(toolkit: VisionToolkit) -> float:
     return time.perf_counter() - start
 
 
-def describer_has_ocr() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
-
-
 def model_seconds(toolkit: VisionToolkit) -> float:
     models = [toolkit.detector, toolkit.faces.detector, toolkit.faces.embedder, toolkit.embedder]
     if toolkit.classifier is not None:
@@ -87,5 +81,5 @@ def run_manifest_bench(
         "assets": stats["assets"],
         "assets_per_type": stats["assets_per_type"],
         "describer": describer.name,
-        "ocr": ocr and describer_has_ocr(),
+        "ocr": describer.ocr_available,
     }

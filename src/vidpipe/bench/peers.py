@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from vidpipe.bench.detect import MAP_CONFIDENCE, category_map, load_ground_truth, to_coco_results
-from vidpipe.bench.faces import most_prominent, read_labels
+from vidpipe.bench.faces import identify_labelled, most_prominent, read_labels
 from vidpipe.domain.detections import Detections
 from vidpipe.errors import VidpipeError
 from vidpipe.evaluation.clustering import bcubed
@@ -197,20 +197,9 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
     truth = [row.identity for row in labels]
     images = [load_image(images_dir / row.file) for row in labels]
 
-    # Ours: the same code as `vidpipe bench faces`, timed over detection, embedding and grouping.
+    # Ours: the same code as `vidpipe bench faces`, on the same decoded photos as the peer.
     analyzer.detect(images[0])
-    start = time.perf_counter()
-    faces, ours_key, ours_dets = [], [], []
-    for row, image in zip(labels, images, strict=True):
-        found = analyzer.detect(image)
-        analysed = analyzer.analyze(image, row.file, faces=found)
-        faces.extend(analysed)
-        ours_key.append(analysed[most_prominent(found)].key if analysed else None)
-        ours_dets.append(found)
-    groups = analyzer.group(faces)
-    ours_seconds = time.perf_counter() - start
-    group_of = {k: gi for gi, g in enumerate(groups) for k in g.members}
-    ours_pred = [group_of[k] if k is not None else None for k in ours_key]
+    ours = identify_labelled(((row.file, image) for row, image in zip(labels, images, strict=True)), analyzer)
 
     # Peer: face_recognition's HOG detector (its default) and encodings, one image at a time.
     face_recognition.face_locations(images[0])
@@ -236,7 +225,7 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
     peer_pred = [clusters[i] if i is not None else None for i in peer_index]
 
     agreement = [0, 0, 0]
-    for ours_found, peer_found in zip(ours_dets, peer_dets, strict=True):
+    for ours_found, peer_found in zip(ours.detections, peer_dets, strict=True):
         m, r, c = match_f1(peer_found, ours_found, iou=0.3)
         agreement = [agreement[0] + m, agreement[1] + r, agreement[2] + c]
     n = len(labels)
@@ -244,12 +233,12 @@ def face_peer(images_dir: Path, labels_csv: Path, analyzer: FaceAnalyzer) -> dic
         "images": n,
         "peer": f"face_recognition {face_recognition.__version__} (HOG + dlib ResNet, chinese whispers 0.6)",
         "ours": f"{analyzer.detector.name} + {analyzer.embedder.name}",
-        "ours_faces_found": sum(k is not None for k in ours_key),
+        "ours_faces_found": sum(k is not None for k in ours.labelled_keys),
         "peer_faces_found": sum(i is not None for i in peer_index),
-        "ours_bcubed_f1": round(bcubed(truth, ours_pred)[2], 4),
+        "ours_bcubed_f1": round(bcubed(truth, ours.people)[2], 4),
         "peer_bcubed_f1": round(bcubed(truth, peer_pred)[2], 4),
-        "ours_ms_per_image": round(1000 * ours_seconds / n, 1),
+        "ours_ms_per_image": round(1000 * ours.seconds / n, 1),
         "peer_ms_per_image": round(1000 * peer_seconds / n, 1),
-        "time_ratio_ours_over_peer": round(ours_seconds / peer_seconds, 3),
+        "time_ratio_ours_over_peer": round(ours.seconds / peer_seconds, 3),
         "box_agreement_f1": round(_f1(*agreement), 4),
     }

@@ -9,6 +9,7 @@ import typer
 
 from vidpipe.cli.common import console, objects_and_faces, open_registry, settings_with
 from vidpipe.domain.enums import AssetType
+from vidpipe.fileio import atomic_write
 from vidpipe.imaging.draw import draw_detections, save_image
 from vidpipe.imaging.loading import load_image
 from vidpipe.inference.face_analysis import drop_animal_faces
@@ -69,7 +70,8 @@ def demo(
         if loaded.contact_sheet:
             out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(store.path(loaded.contact_sheet), out / "contact_sheet.jpg")
-        (out / "bible.md").write_text(registry_markdown(loaded, store) + "\n", encoding="utf-8")
+        with atomic_write(out / "bible.md") as handle:
+            handle.write((registry_markdown(loaded, store) + "\n").encode("utf-8"))
         assets = registry_json(loaded, store)["assets"]
     for asset in assets:
         console.print(

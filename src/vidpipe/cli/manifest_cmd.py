@@ -17,6 +17,7 @@ from vidpipe.cli.common import console, err_console, open_registry, settings_wit
 from vidpipe.db.models import Manifest
 from vidpipe.domain.enums import AssetType
 from vidpipe.errors import VidpipeError
+from vidpipe.fileio import atomic_write
 
 app = typer.Typer(help="Build and inspect Asset Registries from reference photos.", no_args_is_help=True)
 ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
@@ -291,8 +292,6 @@ def export(
     if output is None:
         print(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.part")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(output)
+    with atomic_write(output) as handle:
+        handle.write((text + "\n").encode("utf-8"))
     err_console.print(f"wrote {output}")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vidpipe.domain.detections import Detections
+from vidpipe.fileio import atomic_write
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -203,18 +202,7 @@ def save_image(image: np.ndarray[Any, Any], path: Path, *, quality: int = 90) ->
     if fmt == "JPEG" and array.ndim == 3:
         array = array[:, :, :3]
     picture = Image.fromarray(np.ascontiguousarray(array))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    # os.open with 0o666 gives the file the permissions the umask allows, as a plain open() would.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            picture.save(handle, format=fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    options: dict[str, Any] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_write(path) as handle:
+        picture.save(handle, format=fmt, **options)
     return path

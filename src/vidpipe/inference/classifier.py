@@ -13,6 +13,7 @@ from vidpipe.inference.image_embedders.mobilenet import fit_square
 from vidpipe.inference.preprocess import UInt8Image
 from vidpipe.inference.sessions import get_session
 from vidpipe.inference.specs import Task
+from vidpipe.settings import Settings
 
 
 class ImageNetClassifier(Model):
@@ -24,6 +25,13 @@ class ImageNetClassifier(Model):
     The image is fitted to the input as for the MobileNet embedder: squashed up to a 4:3 aspect
     ratio, padded beyond it (see ``fit_square``), so crops of long objects keep their ends.
     """
+
+    @classmethod
+    def if_present(cls, settings: Settings | None = None) -> ImageNetClassifier | None:
+        """The classifier when its weights are in the model folder, else None: labels beyond COCO
+        enrich descriptions but are never required."""
+        classifier = cls(settings=settings)
+        return classifier if classifier.store.is_present(classifier.spec) else None
 
     task: ClassVar[Task] = Task.IMAGE_CLASSIFICATION
     default_model: ClassVar[str] = "mobilenet_v2_imagenet"

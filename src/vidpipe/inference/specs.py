@@ -252,7 +252,3 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(_BY_NAME))
         raise ModelError(f"unknown model {name!r}; known models: {known}") from None
-
-
-def specs_for(task: Task) -> list[ModelSpec]:
-    return [s for s in SPECS if s.task == task]

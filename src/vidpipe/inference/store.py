@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from vidpipe.errors import ModelError, ModelMissingError
+from vidpipe.fileio import atomic_write
 from vidpipe.inference.specs import ModelFile, ModelSpec
 
 ProgressCallback = Callable[[int, int | None], None]
@@ -152,26 +151,20 @@ class ModelStore:
     def _download(
         url: str, target: Path, file: ModelFile, progress: ProgressCallback | None, timeout_seconds: float
     ) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        tmp = Path(tmp_name)
-        try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                httpx.stream("GET", url, follow_redirects=True, timeout=timeout_seconds) as response,
-            ):
-                response.raise_for_status()
-                total = int(response.headers["content-length"]) if "content-length" in response.headers else None
-                done = 0
-                for chunk in response.iter_bytes(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
+        # The download replaces the target only when the block completes, i.e. after the checksum.
+        with (
+            atomic_write(target) as out,
+            httpx.stream("GET", url, follow_redirects=True, timeout=timeout_seconds) as response,
+        ):
+            response.raise_for_status()
+            total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+            done = 0
+            for chunk in response.iter_bytes(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
             if file.sha256 is not None and digest.hexdigest() != file.sha256:
                 raise ModelError(f"checksum mismatch: expected {file.sha256}, got {digest.hexdigest()}")
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -92,6 +92,7 @@ class PlannedAsset:
 @dataclass
 class RunState:
     manifest_id: uuid.UUID
+    title: str
     uploads: list[Upload]
     images: dict[uuid.UUID, UInt8Image]
     sheet_key: str | None = None
@@ -237,20 +238,19 @@ class ManifestRunner:
 
     def _load(self, manifest_id: uuid.UUID) -> RunState:
         with self.factory() as session:
+            title = session.scalar(select(Manifest.name).where(Manifest.id == manifest_id)) or "Manifest"
             uploads = list(
                 session.scalars(select(Upload).where(Upload.manifest_id == manifest_id).order_by(Upload.sort_order))
             )
         # One decode per photo for the whole run.
         images = {u.id: load_image(self.store.path(u.storage_key), name=u.original_filename) for u in uploads}
-        return RunState(manifest_id=manifest_id, uploads=uploads, images=images)
+        return RunState(manifest_id=manifest_id, title=title, uploads=uploads, images=images)
 
     # --------------------------------------------------------------------------------- the steps
 
     def _step_contact_sheet(self, state: RunState, tracker: JobProgress) -> None:
-        with self.factory() as session:
-            title = session.scalar(select(Manifest.name).where(Manifest.id == state.manifest_id)) or "Manifest"
         entries = [SheetEntry(state.images[u.id], u.name, u.asset_type.value) for u in state.uploads]
-        state.sheet_key = self.store.put_image(contact_sheet(entries, title=title), kind="sheets", fmt="jpg")
+        state.sheet_key = self.store.put_image(contact_sheet(entries, title=state.title), kind="sheets", fmt="jpg")
 
     def _step_detect(self, state: RunState, tracker: JobProgress) -> None:
         for n, upload in enumerate(state.uploads, 1):

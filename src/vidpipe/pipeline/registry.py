@@ -16,28 +16,37 @@ REGISTRY_FORMAT = "vidpipe.registry/1"
 
 
 def find_manifest(session: Session, ref: str) -> Manifest:
-    """The manifest with this id, or with the only id that starts with ``ref`` (at least 6 characters)."""
-    query = select(Manifest).options(
-        selectinload(Manifest.uploads), selectinload(Manifest.assets).selectinload(Asset.references)
-    )
+    """The manifest with this id, or with the only id that starts with ``ref`` (at least 6 characters),
+    with its uploads, assets and references loaded."""
     try:
-        found = session.scalar(query.where(Manifest.id == uuid.UUID(ref)))
+        manifest_id: uuid.UUID | None = uuid.UUID(ref)
     except ValueError:
-        found = None
-        if len(ref) >= 6 and all(c in "0123456789abcdef-" for c in ref.lower()):
-            # UUIDs are stored as 32 hex digits on SQLite and as uuid on PostgreSQL; compare as text.
-            prefix = ref.lower().replace("-", "")
-            matches = [
-                m for m in session.scalars(query) if m.id.hex.startswith(prefix) or str(m.id).startswith(ref.lower())
-            ]
-            if len(matches) > 1:
-                raise VidpipeError(
-                    f"manifest id {ref!r} is ambiguous: {len(matches)} manifests start with it"
-                ) from None
-            found = matches[0] if matches else None
+        manifest_id = _id_from_prefix(session, ref)
+    found = None
+    if manifest_id is not None:
+        found = session.scalar(
+            select(Manifest)
+            .where(Manifest.id == manifest_id)
+            .options(selectinload(Manifest.uploads), selectinload(Manifest.assets).selectinload(Asset.references))
+        )
     if found is None:
         raise VidpipeError(f"no manifest with id {ref!r} (see `vidpipe manifest list`)")
     return found
+
+
+def _id_from_prefix(session: Session, ref: str) -> uuid.UUID | None:
+    text = ref.lower()
+    if len(text) < 6 or any(c not in "0123456789abcdef-" for c in text):
+        return None
+    # Ids only: UUIDs are 32 hex digits on SQLite and native uuid on PostgreSQL, so compare in Python.
+    matches = [
+        i
+        for i in session.scalars(select(Manifest.id))
+        if i.hex.startswith(text.replace("-", "")) or str(i).startswith(text)
+    ]
+    if len(matches) > 1:
+        raise VidpipeError(f"manifest id {ref!r} is ambiguous: {len(matches)} manifests start with it")
+    return matches[0] if matches else None
 
 
 def list_manifests(session: Session) -> list[Manifest]:

@@ -23,13 +23,10 @@ class VisionToolkit:
     def create(cls, settings: Settings | None = None) -> VisionToolkit:
         """The default models from the settings; the ImageNet classifier only if its files are present."""
         settings = settings or get_settings()
-        classifier: ImageNetClassifier | None = ImageNetClassifier(settings=settings)
-        if classifier is not None and not classifier.store.is_present(classifier.spec):
-            classifier = None  # labels beyond COCO are a bonus for descriptions, not a requirement
         return cls(
             detector=create_object_detector(settings=settings),
             faces=FaceAnalyzer(settings=settings),
             embedder=create_image_embedder(settings=settings),
-            classifier=classifier,
+            classifier=ImageNetClassifier.if_present(settings),
             settings=settings,
         )

@@ -484,10 +484,9 @@ class OfflineDescriber(Describer):
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, ocr: bool = True) -> OfflineDescriber:
         """A describer with the ImageNet classifier when its weights are in the model folder."""
-        classifier = ImageNetClassifier(settings=settings or get_settings())
-        if not classifier.store.is_present(classifier.spec):
-            logger.warning("offline describer: %s weights not found, describing without labels", classifier.name)
-            return cls(None, ocr=ocr)
+        classifier = ImageNetClassifier.if_present(settings or get_settings())
+        if classifier is None:
+            logger.warning("offline describer: ImageNet classifier weights not found, describing without labels")
         return cls(classifier, ocr=ocr)
 
     @property
