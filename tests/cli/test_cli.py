@@ -221,3 +221,28 @@ def test_manifest_add_refuses_bad_files_and_skips_duplicates(data_dir: Path, tmp
     assert added.exit_code == 1 and "added 1 photo(s)" in added.output and "empty.png" in added.output
     listed = runner.invoke(app, ["manifest", "list"])
     assert " 2 " in listed.stdout  # two photos: the duplicate coffee was not added again
+
+
+def test_manifest_corrections_merge_split_rename_tag(data_dir: Path) -> None:
+    faces = data_dir / "faces/face_recognition"
+    created = runner.invoke(
+        app, ["manifest", "create", "Cast", str(faces / "obama.jpg"), str(faces / "obama2.jpg"), "--type", "CHARACTER"]
+    )
+    manifest_id = created.stdout.strip().splitlines()[-1]
+    assert runner.invoke(app, ["manifest", "process", manifest_id, "--json"]).exit_code == 0
+    shown = runner.invoke(app, ["manifest", "show", manifest_id, "--references"])
+    assert "References" in shown.stdout and "CHAR_01" in shown.stdout
+    split = runner.invoke(app, ["manifest", "split", manifest_id, "CHAR_01", "2", "--name", "Stand-in"])
+    assert split.exit_code == 0, split.output
+    assert "into CHAR_02" in split.stdout
+    renamed = runner.invoke(app, ["manifest", "rename", manifest_id, "char_02", "Stunt double"])
+    assert renamed.exit_code == 0 and "'Stunt double'" in renamed.stdout
+    tagged = runner.invoke(app, ["manifest", "tag", manifest_id, "CHAR_02", "--add", "stunts"])
+    assert "stunts" in tagged.stdout
+    merged = runner.invoke(app, ["manifest", "merge", manifest_id, "CHAR_01", "CHAR_02"])
+    assert merged.exit_code == 0 and "merged CHAR_02 into CHAR_01" in merged.stdout
+    unknown = runner.invoke(app, ["manifest", "merge", manifest_id, "CHAR_01", "CHAR_02"])
+    assert "no asset tagged 'CHAR_02'" in str(unknown.exception)
+    registry = json.loads(runner.invoke(app, ["manifest", "export", manifest_id]).stdout)
+    characters = [a for a in registry["assets"] if a["type"] == "CHARACTER"]
+    assert len(characters) == 1 and characters[0]["manifest_tag"] == "CHAR_01"

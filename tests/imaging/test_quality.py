@@ -120,6 +120,13 @@ def test_constant_grey_does_not_crash_and_is_blurry() -> None:
     assert report.exposure == 1.0 and 1.0 <= report.score <= 10.0
 
 
+def test_one_fatal_flaw_sinks_the_score() -> None:
+    # Large and perfectly exposed, but with nothing in it: no use as a reference.
+    blank = assess_crop(np.full((400, 400, 3), 128, np.uint8))
+    assert blank.size == 1.0 and blank.exposure == 1.0
+    assert blank.score <= 1.5, blank
+
+
 @pytest.mark.parametrize(
     "crop",
     [

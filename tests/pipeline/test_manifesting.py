@@ -3,79 +3,27 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from vidpipe.db.engine import make_engine, session_factory
-from vidpipe.db.migrate import upgrade
-from vidpipe.db.models import Asset, Job, Manifest
-from vidpipe.describe.describers.offline import OfflineDescriber
+from vidpipe.db.models import Job, Manifest
 from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
 from vidpipe.errors import VidpipeError
-from vidpipe.pipeline.manifesting import ManifestBusyError, ManifestRunner, claim_manifest
+from vidpipe.pipeline.manifesting import ManifestBusyError, claim_manifest
 from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
 from vidpipe.pipeline.toolkit import VisionToolkit
-from vidpipe.pipeline.uploads import PhotoIn, add_photos
-from vidpipe.settings import Settings
-from vidpipe.storage import FileStore
+from vidpipe.pipeline.uploads import PhotoIn
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def toolkit(settings: Settings) -> VisionToolkit:
-    return VisionToolkit.create(settings)
-
-
-@pytest.fixture
-def env(
-    database_url: str, tmp_path: Path, toolkit: VisionToolkit
-) -> Iterator[tuple[sessionmaker[Session], FileStore, ManifestRunner]]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    factory = session_factory(engine)
-    store = FileStore(tmp_path / "files")
-    yield factory, store, ManifestRunner(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier))
-    engine.dispose()
-
-
-def make_manifest(factory: sessionmaker[Session], store: FileStore, photos: list[PhotoIn]) -> uuid.UUID:
-    with factory() as session, session.begin():
-        manifest = Manifest(name="Test production")
-        session.add(manifest)
-        session.flush()
-        _, refused = add_photos(session, store, manifest, photos, Settings())
-        assert not refused
-    return manifest.id
-
-
-def production(data_dir: Path) -> list[PhotoIn]:
-    faces = data_dir / "faces/face_recognition"
-    samples = data_dir / "detection/skimage_data"
-    return [
-        PhotoIn(faces / "obama.jpg", AssetType.CHARACTER, "The President"),
-        PhotoIn(faces / "obama2.jpg", AssetType.CHARACTER, "The President, side"),
-        PhotoIn(samples / "coffee.png", AssetType.PROP, "Espresso"),
-        PhotoIn(samples / "motorcycle_left.png", AssetType.VEHICLE, "Bike"),
-        PhotoIn(faces / "two_people.jpg", AssetType.ENVIRONMENT, "Press room"),
-    ]
-
-
-def assets_of(factory: sessionmaker[Session], manifest_id: uuid.UUID) -> list[Asset]:
-    with factory() as session:
-        return list(find_manifest(session, str(manifest_id)).assets)
-
-
-def test_a_full_run_builds_the_registry(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+def test_a_full_run_builds_the_registry(env: tuple, make_manifest, production, assets_of) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
-    manifest_id = make_manifest(factory, store, production(data_dir))
+    manifest_id = make_manifest(factory, store, production)
     stats = runner.run(manifest_id)
     assets = {a.name: a for a in assets_of(factory, manifest_id)}
     president = assets["The President"]
@@ -112,9 +60,9 @@ def test_a_full_run_builds_the_registry(env: tuple, data_dir: Path) -> None:  # 
     )
 
 
-def test_a_rerun_keeps_ids_and_tags_and_never_duplicates(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+def test_a_rerun_keeps_ids_and_tags_and_never_duplicates(env: tuple, make_manifest, production, assets_of) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
-    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    manifest_id = make_manifest(factory, store, production[2:4])
     runner.run(manifest_id)
     first = {a.id: (a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
     runner.run(manifest_id, reprocess=True)
@@ -122,7 +70,9 @@ def test_a_rerun_keeps_ids_and_tags_and_never_duplicates(env: tuple, data_dir: P
     assert second == first
 
 
-def test_a_photo_with_nothing_found_becomes_a_whole_photo_asset(env: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
+def test_a_photo_with_nothing_found_becomes_a_whole_photo_asset(
+    env: tuple, make_manifest, assets_of, tmp_path: Path
+) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
     gradient = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None], (240, 1, 3))
     path = tmp_path / "plain.png"
@@ -134,9 +84,9 @@ def test_a_photo_with_nothing_found_becomes_a_whole_photo_asset(env: tuple, tmp_
     assert asset.references[0].bbox == [0.0, 0.0, 320.0, 240.0]
 
 
-def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, make_manifest, production) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
-    manifest_id = make_manifest(factory, store, production(data_dir)[2:3])
+    manifest_id = make_manifest(factory, store, production[2:3])
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -159,9 +109,11 @@ def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, 
         runner.run(manifest_id)
 
 
-def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(
+    env: tuple, make_manifest, production, assets_of
+) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
-    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    manifest_id = make_manifest(factory, store, production[2:4])
     runner.run(manifest_id)
     with pytest.raises(ManifestBusyError, match="use reprocess"):
         runner.run(manifest_id)
@@ -178,9 +130,9 @@ def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(env: tupl
     assert sorted((a.id, a.manifest_tag) for a in assets_of(factory, manifest_id)) == before
 
 
-def test_exports(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
+def test_exports(env: tuple, make_manifest, production) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
-    manifest_id = make_manifest(factory, store, production(data_dir)[2:4])
+    manifest_id = make_manifest(factory, store, production[2:4])
     runner.run(manifest_id)
     with factory() as session:
         manifest = find_manifest(session, str(manifest_id)[:8])
@@ -201,11 +153,13 @@ def test_exports(env: tuple, data_dir: Path) -> None:  # type: ignore[type-arg]
     assert markdown.startswith("# Test production") and "PROP_01" in markdown and "![Contact sheet](" in markdown
 
 
-def test_swapping_a_reference_redoes_only_that_asset(env: tuple, data_dir: Path, toolkit: VisionToolkit) -> None:  # type: ignore[type-arg]
+def test_swapping_a_reference_redoes_only_that_asset(
+    env: tuple, make_manifest, production, assets_of, data_dir: Path, toolkit: VisionToolkit
+) -> None:  # type: ignore[type-arg]
     from vidpipe.pipeline.reference_swap import swap_reference
 
     factory, store, runner = env
-    photos = production(data_dir)
+    photos = production
     manifest_id = make_manifest(factory, store, [photos[0], photos[2]])
     runner.run(manifest_id)
     before = {a.name: a for a in assets_of(factory, manifest_id)}
@@ -221,6 +175,14 @@ def test_swapping_a_reference_redoes_only_that_asset(env: tuple, data_dir: Path,
     assert swapped.references[0].face_embedding_model == "dlib_resnet_v1"
     # The other asset is untouched.
     assert after["Espresso"].updated_at == cup.updated_at and after["Espresso"].reverse_prompt == cup.reverse_prompt
+    # A re-run rebuilds the references cut from uploads, but the user's reference stays primary,
+    # with the description made from it.
+    runner.run(manifest_id, reprocess=True)
+    rerun = {a.name: a for a in assets_of(factory, manifest_id)}["The President"]
+    assert rerun.id == swapped.id and rerun.manifest_tag == swapped.manifest_tag
+    assert rerun.primary_reference_id == swapped.primary_reference_id == rerun.references[0].id
+    assert rerun.references[0].upload_id is None and len(rerun.references) == len(swapped.references)
+    assert rerun.reverse_prompt == swapped.reverse_prompt and rerun.quality_score == swapped.quality_score
     bad = Path(store.root) / "empty.jpg"
     bad.write_bytes(b"")
     with pytest.raises(VidpipeError, match="empty"):

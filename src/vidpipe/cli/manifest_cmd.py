@@ -238,8 +238,11 @@ def list_cmd() -> None:
 
 
 @app.command("show")
-def show(manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)")) -> None:
-    """The manifest's assets: tags, types, names, scores."""
+def show(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    references: bool = typer.Option(False, "--references", help="Also list each asset's references, numbered"),
+) -> None:
+    """The manifest's assets: tags, types, names, scores (and with --references, their views)."""
     from vidpipe.pipeline.registry import find_manifest
 
     factory, _ = open_registry(settings_with(None))
@@ -261,13 +264,111 @@ def show(manifest_id: str = typer.Argument(..., help="Manifest id (or its first 
             table.add_row(
                 a.manifest_tag or "-",
                 a.asset_type.value,
-                a.name,
+                a.name + (f" [dim]#{' #'.join(a.user_tags)}[/]" if a.user_tags else ""),
                 a.source.value,
                 quality,
                 str(len(a.references)),
                 detected,
             )
-    console.print(table)
+        console.print(table)
+        if references:
+            uploads = {u.id: u.name for u in manifest.uploads}
+            refs = Table(title="References (positions for `manifest split`)")
+            for column in ("tag", "#", "from", "box", "face", "quality", "primary"):
+                refs.add_column(column)
+            for a in manifest.assets:
+                for n, r in enumerate(a.references, 1):
+                    refs.add_row(
+                        a.manifest_tag or "-",
+                        str(n),
+                        uploads.get(r.upload_id, "-") if r.upload_id else "user reference",
+                        ",".join(f"{v:.0f}" for v in r.bbox) if r.bbox else "-",
+                        "yes" if r.face_embedding is not None else "",
+                        f"{r.quality_score:.1f}" if r.quality_score is not None else "-",
+                        "*" if r.id == a.primary_reference_id else "",
+                    )
+            console.print(refs)
+
+
+def _manifest_id(ref: str) -> Any:
+    from vidpipe.pipeline.registry import find_manifest
+
+    factory, store = open_registry(settings_with(None))
+    with factory() as session:
+        return factory, store, find_manifest(session, ref).id
+
+
+@app.command("merge")
+def merge_cmd(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    keep: str = typer.Argument(..., help="Tag of the asset that stays (e.g. CHAR_01)"),
+    others: list[str] = typer.Argument(..., help="Tags of the assets folded into it"),
+) -> None:
+    """Merge assets that are one character, prop or place; kept through every re-run."""
+    from vidpipe.pipeline.corrections import merge_assets
+
+    factory, _, parsed = _manifest_id(manifest_id)
+    result = merge_assets(factory, parsed, keep, others)
+    console.print(
+        f"merged {', '.join(result.merged)} into {result.kept} ({result.references_moved} reference(s) moved)",
+        highlight=False,
+    )
+    if result.unrecorded:
+        err_console.print(
+            f"note: {', '.join(result.unrecorded)} had no view of an uploaded photo, so a re-run cannot repeat "
+            "this merge"
+        )
+
+
+@app.command("split")
+def split_cmd(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    tag: str = typer.Argument(..., help="Tag of the asset to split (e.g. CHAR_01)"),
+    positions: list[int] = typer.Argument(..., help="Reference numbers to move out (see `show --references`)"),
+    name: str | None = typer.Option(None, "--name", help="Name of the new asset (default: the describer's)"),
+    model_dir: Path | None = ModelDir,
+) -> None:
+    """Move references that show something else into a new asset; kept through every re-run."""
+    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.pipeline.corrections import split_asset
+
+    factory, store, parsed = _manifest_id(manifest_id)
+    describer = OfflineDescriber.from_settings(settings_with(model_dir))
+    result = split_asset(factory, store, describer, parsed, tag, positions, name)
+    console.print(
+        f"split {result.references_moved} reference(s) of {result.source} into {result.new_tag}", highlight=False
+    )
+    if result.describe_error:
+        err_console.print(f"note: {result.new_tag} has no description: {result.describe_error}")
+
+
+@app.command("rename")
+def rename_cmd(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    tag: str = typer.Argument(..., help="Tag of the asset (e.g. PROP_02)"),
+    name: str = typer.Argument(..., help="Its new name"),
+) -> None:
+    """Rename an asset; re-runs keep the name."""
+    from vidpipe.pipeline.corrections import rename_asset
+
+    factory, _, parsed = _manifest_id(manifest_id)
+    asset = rename_asset(factory, parsed, tag, name)
+    console.print(f"{asset.manifest_tag} is now {asset.name!r}", highlight=False)
+
+
+@app.command("tag")
+def tag_cmd(
+    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    tag: str = typer.Argument(..., help="Tag of the asset (e.g. CHAR_01)"),
+    add: list[str] = typer.Option([], "--add", help="User tag to add (repeatable)"),
+    remove: list[str] = typer.Option([], "--remove", help="User tag to remove (repeatable)"),
+) -> None:
+    """Add or remove an asset's own tags (hero, night-scene...); re-runs keep them."""
+    from vidpipe.pipeline.corrections import edit_user_tags
+
+    factory, _, parsed = _manifest_id(manifest_id)
+    tags = edit_user_tags(factory, parsed, tag, add, remove)
+    console.print(f"{tag.upper()} user tags: {', '.join(tags) or 'none'}", highlight=False)
 
 
 @app.command("export")

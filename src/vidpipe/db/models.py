@@ -60,6 +60,7 @@ class Manifest(IdMixin, TimestampMixin, Base):
     assets: Mapped[list[Asset]] = relationship(
         back_populates="manifest", cascade="all, delete-orphan", order_by="Asset.sort_order"
     )
+    decisions: Mapped[list[AssetDecision]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Upload(IdMixin, TimestampMixin, Base):
@@ -155,3 +156,20 @@ class Job(IdMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AssetDecision(IdMixin, TimestampMixin, Base):
+    """A user's correction to the grouping: two views are (or are not) the same asset.
+
+    A view is named by the upload it was cut from and its box there, not by a reference row, because
+    a re-run rebuilds the references; the run finds each view again by overlap and obeys the decision.
+    """
+
+    __tablename__ = "asset_decisions"
+
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    same: Mapped[bool] = mapped_column(Boolean)
+    upload_a_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    bbox_a: Mapped[list[float]] = mapped_column(JSON)
+    upload_b_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    bbox_b: Mapped[list[float]] = mapped_column(JSON)

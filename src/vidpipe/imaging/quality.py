@@ -60,11 +60,15 @@ FULL_SIZE_OBJECT = 224
 ROLL_LIMIT = 45.0
 ROLL_WEIGHT = 0.5
 
-# The score is 1 + 9 × the weighted mean of the components. Sharpness weighs most: blur is the one
-# flaw that nothing downstream can undo. Without landmarks the object weights apply.
+# The score is 1 + 9 × the weighted geometric mean of the components. Geometric, not arithmetic: a
+# reference is only as useful as its worst flaw, and a blank or fully blurred crop must score near 1
+# however well exposed and large it is (an arithmetic mean gave a plain grey square 6/10).
+# Sharpness weighs most: blur is the one flaw that nothing downstream can undo. Without landmarks
+# the object weights apply. Components are floored at COMPONENT_FLOOR so the logarithm is defined.
 WEIGHTS_FACE = {"sharpness": 0.35, "exposure": 0.2, "size": 0.2, "pose": 0.25}
 WEIGHTS_OBJECT = {"sharpness": 0.45, "exposure": 0.25, "size": 0.3}
 LOW = 0.5  # a component below this is named in the reasons
+COMPONENT_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,9 @@ def assess_crop(
     if pose is not None:
         parts["pose"] = pose
         weights = WEIGHTS_FACE
-    combined = sum(parts[k] * w for k, w in weights.items()) / sum(weights.values())
+    combined = math.exp(
+        sum(math.log(max(COMPONENT_FLOOR, parts[k])) * w for k, w in weights.items()) / sum(weights.values())
+    )
     reasons = []
     if sharp < LOW:
         reasons.append("blurry")

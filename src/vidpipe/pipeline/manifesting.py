@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -20,19 +19,17 @@ import numpy as np
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from vidpipe.db.models import Asset, AssetReference, Job, Manifest, Upload
-from vidpipe.describe.describer import Describer, DescribeRequest, Description
-from vidpipe.domain.detections import Detections, FloatArray
+from vidpipe.db.models import Asset, AssetDecision, AssetReference, Job, Manifest, Upload
+from vidpipe.describe.describer import Describer, DescribeRequest
 from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
 from vidpipe.imaging.loading import load_image
-from vidpipe.imaging.quality import QualityReport, assess_crop
+from vidpipe.imaging.quality import assess_crop
 from vidpipe.inference.face_analysis import Face, face_crop
-from vidpipe.inference.grouping import FaceItem, group_faces
-from vidpipe.inference.nms import box_iou
 from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.planning import Crop, PlannedAsset, RunState, match_previous, plan_assets, resolve_decisions
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.storage import FileStore
 
@@ -43,68 +40,6 @@ ProgressSink = Callable[[str, dict[str, int]], None]
 
 class ManifestBusyError(VidpipeError):
     status = 409
-
-
-@dataclass
-class Crop:
-    """One candidate view: a face, a detected object or a whole photo, cut from an upload."""
-
-    key: str
-    upload: Upload
-    kind: str  # "face", "object", "person" or "photo"
-    box: tuple[float, float, float, float]  # the detection, in source pixels (unpadded)
-    image: UInt8Image  # padded crop
-    class_name: str | None = None
-    confidence: float | None = None
-    landmarks: FloatArray | None = None  # in crop pixels
-    face: Face | None = None
-    quality: QualityReport | None = None
-    embedding: FloatArray | None = None
-
-    @property
-    def frame_fraction(self) -> float:
-        x1, y1, x2, y2 = self.box
-        return max(0.0, (x2 - x1) * (y2 - y1)) / float(self.upload.width * self.upload.height)
-
-    @property
-    def prominence(self) -> float:
-        x1, y1, x2, y2 = self.box
-        return (self.confidence or 1.0) * float(np.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
-
-
-@dataclass
-class PlannedAsset:
-    asset_type: AssetType
-    name: str
-    source: AssetSource
-    crops: list[Crop]  # the first is the primary reference
-    upload: Upload | None = None
-    description: Description | None = None
-    describe_error: str | None = None
-    tag: str | None = None
-    previous: Asset | None = None
-
-    @property
-    def primary(self) -> Crop:
-        return self.crops[0]
-
-
-@dataclass
-class RunState:
-    manifest_id: uuid.UUID
-    title: str
-    uploads: list[Upload]
-    images: dict[uuid.UUID, UInt8Image]
-    sheet_key: str | None = None
-    objects: dict[uuid.UUID, Detections] = field(default_factory=dict)
-    face_boxes: dict[uuid.UUID, Detections] = field(default_factory=dict)
-    faces: list[Crop] = field(default_factory=list)
-    objects_crops: list[Crop] = field(default_factory=list)
-    photo_crops: dict[uuid.UUID, Crop] = field(default_factory=dict)
-    people: list[list[Crop]] = field(default_factory=list)
-    planned: list[PlannedAsset] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
 
 
 def claim_manifest(factory: sessionmaker[Session], manifest_id: uuid.UUID, *, reprocess: bool) -> None:
@@ -242,9 +177,30 @@ class ManifestRunner:
             uploads = list(
                 session.scalars(select(Upload).where(Upload.manifest_id == manifest_id).order_by(Upload.sort_order))
             )
+            decisions = list(
+                session.scalars(
+                    select(AssetDecision)
+                    .where(AssetDecision.manifest_id == manifest_id)
+                    .order_by(AssetDecision.created_at, AssetDecision.id)
+                )
+            )
+            previous = list(
+                session.scalars(
+                    select(Asset)
+                    .where(Asset.manifest_id == manifest_id)
+                    .options(selectinload(Asset.references), selectinload(Asset.primary_reference))
+                )
+            )
         # One decode per photo for the whole run.
         images = {u.id: load_image(self.store.path(u.storage_key), name=u.original_filename) for u in uploads}
-        return RunState(manifest_id=manifest_id, title=title, uploads=uploads, images=images)
+        return RunState(
+            manifest_id=manifest_id,
+            title=title,
+            uploads=uploads,
+            images=images,
+            decisions=decisions,
+            previous=previous,
+        )
 
     # --------------------------------------------------------------------------------- the steps
 
@@ -302,7 +258,11 @@ class ManifestRunner:
                     )
                 )
         by_key = {c.key: c for c in state.faces}
-        groups = self.toolkit.faces.group(faces)
+        # The user's decisions name views by place; find them among every crop of this run.
+        state.decided = resolve_decisions(
+            state.decisions, [*state.faces, *state.objects_crops, *state.photo_crops.values()]
+        )
+        groups = self.toolkit.faces.group(faces, different=state.decided.different_within(set(by_key)))
         state.people = [[by_key[k] for k in group.members] for group in groups]
         state.counters["faces"] = len(faces)
         state.counters["people"] = len(groups)
@@ -319,8 +279,11 @@ class ManifestRunner:
 
     def _step_select(self, state: RunState, tracker: JobProgress) -> None:
         state.planned = plan_assets(state, self.toolkit.embedder.same_object_threshold)
+        match_previous(state.planned, state.previous)
 
     def _step_describe(self, state: RunState, tracker: JobProgress) -> None:
+        # An asset whose reference the user swapped keeps the description made from that reference.
+        todo = [asset for asset in state.planned if not asset.pinned]
         requests = [
             DescribeRequest(
                 image=asset.primary.image,
@@ -333,10 +296,10 @@ class ManifestRunner:
                 frame_fraction=asset.primary.frame_fraction,
                 source_size=(asset.primary.upload.width, asset.primary.upload.height),
             )
-            for asset in state.planned
+            for asset in todo
         ]
         results = self.describer.describe_many(requests)
-        for n, (asset, result) in enumerate(zip(state.planned, results, strict=True), 1):
+        for n, (asset, result) in enumerate(zip(todo, results, strict=True), 1):
             if isinstance(result, Exception):
                 asset.describe_error = str(result)
             else:
@@ -345,15 +308,9 @@ class ManifestRunner:
                     asset.name = result.suggested_name
             tracker.set(crops_described=n)
         state.counters["describe_errors"] = sum(a.describe_error is not None for a in state.planned)
+        state.counters["pinned"] = len(state.planned) - len(todo)
 
     def _step_tag(self, state: RunState, tracker: JobProgress) -> None:
-        with self.factory() as session:
-            previous = list(
-                session.scalars(
-                    select(Asset).where(Asset.manifest_id == state.manifest_id).options(selectinload(Asset.references))
-                )
-            )
-        match_previous(state.planned, previous)
         tags = rules.assign_tags(
             (a.asset_type, a.previous.manifest_tag if a.previous is not None else None) for a in state.planned
         )
@@ -382,13 +339,22 @@ class ManifestRunner:
             session.flush()
             for order, planned in enumerate(state.planned):
                 row = session.get(Asset, planned.previous.id) if planned.previous is not None else None
+                kept_refs: list[AssetReference] = []
                 if row is None:
                     row = Asset(manifest_id=state.manifest_id, user_tags=[])
                     session.add(row)
                 else:
+                    pinned_id = row.primary_reference_id if planned.pinned else None
                     row.primary_reference = None
                     session.flush()
-                    row.references.clear()
+                    # References not cut from an upload (given by the user, later from clips) are
+                    # not the run's to rebuild: they stay, a pinned primary first.
+                    kept_refs = sorted(
+                        (r for r in row.references if r.upload_id is None),
+                        key=lambda r: (r.id != pinned_id, r.sort_order),
+                    )
+                    for ref in [r for r in row.references if r.upload_id is not None]:
+                        row.references.remove(ref)
                     session.flush()
                 apply_plan(row, planned, order)
                 references = []
@@ -408,9 +374,15 @@ class ManifestRunner:
                             quality_score=crop.quality.score if crop.quality else None,
                         )
                     )
+                if planned.pinned and kept_refs:
+                    ordered = [kept_refs[0], *references, *kept_refs[1:]]
+                else:
+                    ordered = [*references, *kept_refs]
+                for ref_order, ref in enumerate(ordered):
+                    ref.sort_order = ref_order
                 row.references.extend(references)
                 session.flush()
-                row.primary_reference = references[0]
+                row.primary_reference = ordered[0]
             state.counters["assets"] = len(state.planned)
             manifest.status = ManifestStatus.READY
             manifest.error = None
@@ -435,7 +407,7 @@ class ManifestRunner:
         }
 
 
-# ------------------------------------------------------------------------------- pure helpers
+# ------------------------------------------------------------------------------- writing rows
 
 
 def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
@@ -454,6 +426,8 @@ def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
     asset.upload_id = planned.upload.id if planned.upload else None
     asset.detection_class = planned.primary.class_name if planned.primary.kind != "photo" else None
     asset.detection_confidence = planned.primary.confidence
+    if planned.pinned:
+        return  # the user's own primary reference, and the description made from it, stay
     asset.is_face_crop = planned.primary.kind == "face"
     description = planned.description
     asset.reverse_prompt = description.reverse_prompt if description else None
@@ -465,141 +439,3 @@ def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
         if description
         else (planned.primary.quality.score if planned.primary.quality else None)
     )
-
-
-def _bbox_iou(a: tuple[float, ...], b: list[float] | None) -> float:
-    if b is None:
-        return 0.0
-    return float(box_iou(np.asarray([a], np.float32), np.asarray([b], np.float32))[0, 0])
-
-
-def match_previous(planned: list[PlannedAsset], previous: list[Asset]) -> None:
-    """Pair each planned asset with the asset of an earlier run that shows the same thing.
-
-    Same type, and at least one reference cut from the same photo at nearly the same place;
-    the pair sharing the most such references wins. Matched assets keep their tags and ids.
-    """
-    scores = []
-    for i, plan in enumerate(planned):
-        for j, old in enumerate(previous):
-            if old.asset_type is not plan.asset_type:
-                continue
-            shared = sum(
-                1
-                for crop in plan.crops
-                for ref in old.references
-                if ref.upload_id == crop.upload.id and _bbox_iou(crop.box, ref.bbox) >= 0.5
-            )
-            if shared:
-                scores.append((shared, -i, -j, i, j))
-    used_plan, used_old = set(), set()
-    for _, _, _, i, j in sorted(scores, reverse=True):
-        if i in used_plan or j in used_old:
-            continue
-        planned[i].previous = previous[j]
-        used_plan.add(i)
-        used_old.add(j)
-
-
-def _best(crops: list[Crop]) -> Crop:
-    return max(crops, key=lambda c: (c.prominence, c.key))
-
-
-def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAsset]:
-    """Apply the rules in ``pipeline.rules`` to the crops of a run."""
-    planned: list[PlannedAsset] = []
-    person_of = {c.key: n for n, person in enumerate(state.people) for c in person}
-    people_assets: dict[int, PlannedAsset] = {}
-    primary_objects: dict[uuid.UUID, Crop] = {}
-
-    for upload in state.uploads:
-        faces = [c for c in state.faces if c.upload.id == upload.id]
-        objects = [c for c in state.objects_crops if c.upload.id == upload.id]
-        if upload.asset_type is AssetType.CHARACTER:
-            if faces:
-                person = person_of[_best(faces).key]
-                if person in people_assets:  # the same person in another CHARACTER photo
-                    continue
-                members = state.people[person]
-                own = _best([c for c in members if c.upload.id == upload.id])
-                crops = [own, *[c for c in members if c is not own]]
-                asset = PlannedAsset(AssetType.CHARACTER, upload.name, AssetSource.UPLOADED, crops, upload)
-                people_assets[person] = asset
-            else:
-                people = [c for c in objects if c.kind == "person"]
-                crop = _best(people) if people else state.photo_crops[upload.id]
-                asset = PlannedAsset(AssetType.CHARACTER, upload.name, AssetSource.UPLOADED, [crop], upload)
-        elif upload.asset_type in (AssetType.OBJECT, AssetType.PROP, AssetType.VEHICLE):
-            fitting = [c for c in objects if c.class_name and rules.fits_type(c.class_name, upload.asset_type)]
-            crop = (
-                max(
-                    fitting,
-                    key=lambda c: (rules.preference(c.class_name or "", upload.asset_type, upload.name), c.prominence),
-                )
-                if fitting
-                else state.photo_crops[upload.id]
-            )
-            if fitting:
-                primary_objects[upload.id] = crop
-            asset = PlannedAsset(upload.asset_type, upload.name, AssetSource.UPLOADED, [crop], upload)
-        else:
-            asset = PlannedAsset(
-                upload.asset_type, upload.name, AssetSource.UPLOADED, [state.photo_crops[upload.id]], upload
-            )
-        planned.append(asset)
-
-    # Other people, seen clearly enough, become extracted characters.
-    for n, members in enumerate(state.people):
-        if n in people_assets:
-            continue
-        clear = [c for c in members if min(c.box[2] - c.box[0], c.box[3] - c.box[1]) >= rules.EXTRACT_FACE_MIN_SIDE_PX]
-        if not clear:
-            continue
-        best = max(clear, key=lambda c: (c.quality.score if c.quality else 0.0, c.key))
-        crops = [best, *[c for c in members if c is not best]]
-        planned.append(PlannedAsset(AssetType.CHARACTER, "Person", AssetSource.EXTRACTED, crops))
-
-    # Objects: the same object across photos becomes one asset (same class, similar embedding).
-    primary_keys = {c.key for c in primary_objects.values()}
-    by_primary = {a.primary.key: a for a in planned if a.primary.key in primary_keys}
-    candidates = [
-        c
-        for c in state.objects_crops
-        if c.kind == "object"
-        and (
-            c.key in by_primary
-            or (
-                (c.confidence or 0.0) >= rules.EXTRACT_MIN_CONFIDENCE
-                and min(c.box[2] - c.box[0], c.box[3] - c.box[1]) >= rules.EXTRACT_MIN_SIDE_PX
-                and c.frame_fraction >= rules.EXTRACT_MIN_AREA_FRACTION
-            )
-        )
-    ]
-    for class_name in sorted({c.class_name or "" for c in candidates}):
-        same_class = [c for c in candidates if c.class_name == class_name]
-        items = [
-            FaceItem(key=c.key, photo=str(c.upload.id), embedding=c.embedding, quality=c.prominence)
-            for c in same_class
-            if c.embedding is not None
-        ]
-        # Two photos the user named differently are two assets, however alike they look.
-        primaries = [c for c in same_class if c.key in by_primary]
-        different = [
-            (a.key, b.key)
-            for i, a in enumerate(primaries)
-            for b in primaries[i + 1 :]
-            if by_primary[a.key].name != by_primary[b.key].name
-        ]
-        by_key = {c.key: c for c in same_class}
-        for group in group_faces(items, same_object_threshold, different=different):
-            members = [by_key[k] for k in group.members]
-            owner = next((by_primary[c.key] for c in members if c.key in by_primary), None)
-            if owner is not None:
-                owner.crops.extend(c for c in members if c is not owner.primary)
-                continue
-            best = _best(members)
-            crops = [best, *[c for c in members if c is not best]]
-            planned.append(
-                PlannedAsset(rules.extracted_type(class_name), class_name.title(), AssetSource.EXTRACTED, crops)
-            )
-    return planned

@@ -11,7 +11,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from vidpipe.describe.describer import DescribeRequest, Description
-from vidpipe.describe.describers.offline import OfflineDescriber, colour_name, face_pose, measure_palette
+from vidpipe.describe.describers.offline import (
+    OfflineDescriber,
+    colour_name,
+    face_pose,
+    measure_palette,
+    refines,
+)
 from vidpipe.domain.enums import AssetType
 from vidpipe.inference.classifier import ImageNetClassifier
 from vidpipe.settings import Settings
@@ -211,3 +217,34 @@ def test_missing_ocr_package_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_from_settings_uses_the_classifier_when_present(settings: Settings) -> None:
     describer = OfflineDescriber.from_settings(settings, ocr=False)
     assert describer.classifier is not None and describer.classifier.name == "mobilenet_v2_imagenet"
+
+
+@pytest.mark.parametrize(
+    ("label", "class_name", "expected"),
+    [
+        ("sports car", "car", True),
+        ("moped", "motorcycle", True),
+        ("espresso", "cup", True),
+        ("espresso", "dining table", False),
+        ("tabby", "cat", True),
+        ("desk", "dining table", True),
+        ("mosquito net", "bed", False),
+    ],
+)
+def test_a_label_refines_only_its_own_class(label: str, class_name: str, expected: bool) -> None:
+    assert refines(label, class_name) is expected
+
+
+@pytest.mark.models
+def test_detected_class_names_an_object_when_the_label_does_not_refine_it(
+    describer: OfflineDescriber, photo: Photo
+) -> None:
+    # The coffee photo reads "espresso" to ImageNet; the same crop detected as a table stays a table.
+    table = describer.describe(
+        DescribeRequest(photo("coffee.png"), AssetType.OBJECT, detection_class="dining table", frame_fraction=1.0)
+    )
+    assert "Table" in table.suggested_name and "Espresso" not in table.suggested_name, table.suggested_name
+    cup = describer.describe(
+        DescribeRequest(photo("coffee.png"), AssetType.PROP, detection_class="cup", frame_fraction=1.0)
+    )
+    assert "Espresso" in cup.suggested_name, cup.suggested_name

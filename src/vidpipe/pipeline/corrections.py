@@ -1,0 +1,339 @@
+"""A user's corrections to a processed registry: merge, split, rename and user tags.
+
+Each correction changes the registry at once and is made to survive every later run:
+- merge: a "same" decision between the kept asset's view and each merged asset's view;
+- split: a "different" decision between every view moved out and every view that stays;
+- rename: an uploaded asset is named after its upload, so both change; an extracted asset keeps a
+  name that differs from its describer's suggestion;
+- user tags: a run never touches them.
+Decisions name views by upload and box (`AssetDecision`); the run finds them again among its crops
+(`planning.resolve_decisions`). A newer decision about the same two views replaces an older one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from vidpipe.db.models import Asset, AssetDecision, AssetReference, Manifest, Upload
+from vidpipe.describe.describer import Describer, DescribeRequest, Description
+from vidpipe.domain.enums import AssetSource, ManifestStatus
+from vidpipe.errors import VidpipeError
+from vidpipe.imaging.loading import load_image
+from vidpipe.inference.nms import box_iou
+from vidpipe.pipeline import rules
+from vidpipe.pipeline.planning import SAME_VIEW_IOU
+from vidpipe.pipeline.uploads import clean_name
+from vidpipe.storage import FileStore
+
+MAX_USER_TAG_CHARS = 40
+
+View = tuple[uuid.UUID, list[float]]  # (upload id, box in its pixels)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    kept: str  # manifest tag of the asset that stayed
+    merged: tuple[str, ...]
+    references_moved: int
+    unrecorded: tuple[str, ...]  # merged assets with no view of an upload: a re-run cannot honour them
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    source: str
+    new_tag: str
+    new_asset_id: uuid.UUID
+    references_moved: int
+    describe_error: str | None
+
+
+def _editable(session: Session, manifest_id: uuid.UUID) -> Manifest:
+    manifest = session.get(Manifest, manifest_id)
+    if manifest is None:
+        raise VidpipeError(f"no manifest with id {manifest_id}")
+    if manifest.status is ManifestStatus.PROCESSING:
+        raise VidpipeError(f"manifest {manifest_id} is being processed; correct it when the run has finished")
+    if manifest.status is ManifestStatus.DRAFT:
+        raise VidpipeError(f"manifest {manifest_id} has not been processed yet, so it has no assets to correct")
+    return manifest
+
+
+def find_asset(session: Session, manifest_id: uuid.UUID, tag: str) -> Asset:
+    """The asset tagged ``tag`` (CHAR_01, any letter case) in the manifest, with its references."""
+    wanted = tag.strip().upper()
+    asset = session.scalar(
+        select(Asset)
+        .where(Asset.manifest_id == manifest_id, Asset.manifest_tag == wanted)
+        .options(selectinload(Asset.references))
+    )
+    if asset is None:
+        tags = sorted(
+            t for t in session.scalars(select(Asset.manifest_tag).where(Asset.manifest_id == manifest_id)) if t
+        )
+        raise VidpipeError(
+            f"no asset tagged {tag!r} in manifest {manifest_id}; its tags are {', '.join(tags) or 'none'}"
+        )
+    return asset
+
+
+def _view(ref: AssetReference) -> View | None:
+    return (ref.upload_id, list(ref.bbox)) if ref.upload_id is not None and ref.bbox else None
+
+
+def _views(asset: Asset) -> list[View]:
+    ordered = sorted(asset.references, key=lambda r: r.id != asset.primary_reference_id)
+    return [v for v in (_view(r) for r in ordered) if v is not None]
+
+
+def _same_view(a: View, b: View) -> bool:
+    if a[0] != b[0]:
+        return False
+    iou = box_iou(np.asarray([a[1]], np.float32), np.asarray([b[1]], np.float32))[0, 0]
+    return bool(iou >= SAME_VIEW_IOU)
+
+
+def _record(session: Session, manifest_id: uuid.UUID, same: bool, pairs: Sequence[tuple[View, View]]) -> None:
+    """Record decisions, first dropping any earlier decision about the same two views."""
+    existing = list(session.scalars(select(AssetDecision).where(AssetDecision.manifest_id == manifest_id)))
+    for a, b in pairs:
+        for row in existing:
+            ra, rb = (row.upload_a_id, list(row.bbox_a)), (row.upload_b_id, list(row.bbox_b))
+            if (_same_view(ra, a) and _same_view(rb, b)) or (_same_view(ra, b) and _same_view(rb, a)):
+                session.delete(row)
+        session.add(
+            AssetDecision(
+                manifest_id=manifest_id, same=same, upload_a_id=a[0], bbox_a=a[1], upload_b_id=b[0], bbox_b=b[1]
+            )
+        )
+    session.flush()
+
+
+def merge_assets(
+    factory: sessionmaker[Session], manifest_id: uuid.UUID, keep_tag: str, merge_tags: Sequence[str]
+) -> MergeResult:
+    """Fold the assets tagged ``merge_tags`` into the one tagged ``keep_tag``.
+
+    The kept asset keeps its tag, name, type and description and gains every reference of the
+    others, which are removed. One transaction: an unknown tag changes nothing.
+    """
+    if not merge_tags:
+        raise VidpipeError("merge needs at least one asset to fold into the kept one")
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        keep = find_asset(session, manifest_id, keep_tag)
+        others: list[Asset] = []
+        for tag in merge_tags:
+            other = find_asset(session, manifest_id, tag)
+            if other.id == keep.id:
+                raise VidpipeError(f"cannot merge {keep.manifest_tag} into itself")
+            if any(o.id == other.id for o in others):
+                raise VidpipeError(f"{other.manifest_tag} is named twice")
+            others.append(other)
+        keep_views = _views(keep)
+        moved, unrecorded = 0, []
+        for other in others:
+            other_views = _views(other)
+            if keep_views and other_views:
+                _record(session, manifest_id, True, [(keep_views[0], other_views[0])])
+                # Earlier "different" decisions between the two would undo this merge on the next run.
+                _record_forget(session, manifest_id, keep_views, other_views)
+            else:
+                unrecorded.append(other.manifest_tag or str(other.id))
+            other.primary_reference = None
+            session.flush()
+            for ref in list(other.references):
+                ref.asset = keep  # re-parenting, not removal: delete-orphan must not fire
+                moved += 1
+            keep.user_tags = sorted({*keep.user_tags, *other.user_tags})
+            session.flush()
+            session.delete(other)
+        for order, ref in enumerate(keep.references):
+            ref.sort_order = order
+        manifest = session.get(Manifest, manifest_id)
+        assert manifest is not None
+        manifest.asset_count = len(manifest.assets)
+        return MergeResult(
+            kept=keep.manifest_tag or "",
+            merged=tuple(o.manifest_tag or "" for o in others),
+            references_moved=moved,
+            unrecorded=tuple(unrecorded),
+        )
+
+
+def _record_forget(session: Session, manifest_id: uuid.UUID, a_views: list[View], b_views: list[View]) -> None:
+    for row in list(session.scalars(select(AssetDecision).where(AssetDecision.manifest_id == manifest_id))):
+        if row.same:
+            continue
+        ra, rb = (row.upload_a_id, list(row.bbox_a)), (row.upload_b_id, list(row.bbox_b))
+        in_a = [any(_same_view(r, v) for v in a_views) for r in (ra, rb)]
+        in_b = [any(_same_view(r, v) for v in b_views) for r in (ra, rb)]
+        if (in_a[0] and in_b[1]) or (in_a[1] and in_b[0]):
+            session.delete(row)
+    session.flush()
+
+
+def split_asset(
+    factory: sessionmaker[Session],
+    store: FileStore,
+    describer: Describer,
+    manifest_id: uuid.UUID,
+    tag: str,
+    positions: Sequence[int],
+    name: str | None = None,
+) -> SplitResult:
+    """Move the references at ``positions`` (1-based, as `manifest show --references` lists them)
+    out of the asset tagged ``tag`` into a new asset of the same type, described afresh.
+
+    Named ``name`` if given, else by the describer's suggestion (and then renamed by later runs as
+    their suggestion changes). At least one reference must stay.
+    """
+    with factory() as session:
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        refs = list(asset.references)
+        wanted = sorted(set(positions))
+        if not wanted:
+            raise VidpipeError("split needs the positions of the references to move (1 is the first)")
+        bad = [p for p in wanted if not 1 <= p <= len(refs)]
+        if bad:
+            raise VidpipeError(
+                f"{asset.manifest_tag} has references 1 to {len(refs)}; there is no reference {bad[0]} to split off"
+            )
+        if len(wanted) == len(refs):
+            raise VidpipeError(f"split would move every reference of {asset.manifest_tag}; at least one must stay")
+        moved_ids = [refs[p - 1].id for p in wanted]
+        first = refs[wanted[0] - 1]
+        asset_type, asset_id, old_tag = asset.asset_type, asset.id, asset.manifest_tag or tag
+        detection_class = None if first.face_embedding is not None else asset.detection_class
+        is_face = first.face_embedding is not None
+        size = _source_size(session, first)
+    # Describe outside any transaction: a remote describer may take seconds.
+    crop = load_image(store.path(first.image_key), name=f"reference {wanted[0]} of {old_tag}")
+    description: Description | None = None
+    error: str | None = None
+    try:
+        description = describer.describe(
+            DescribeRequest(
+                image=crop,
+                asset_type=asset_type,
+                name=clean_name(name, "") if name else "",
+                detection_class=detection_class,
+                is_face=is_face,
+                source_size=size,
+            )
+        )
+    except Exception as exc:  # a failed description leaves the split itself intact, as in a run
+        error = f"{describer.name} describer failed: {exc}"
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        current = session.get(Asset, asset_id, options=[selectinload(Asset.references)])
+        if current is None:
+            raise VidpipeError(f"asset {old_tag} was removed while it was being split")
+        asset = current
+        moving = [r for r in asset.references if r.id in set(moved_ids)]
+        staying = [r for r in asset.references if r.id not in set(moved_ids)]
+        if len(moving) != len(moved_ids) or not staying:
+            raise VidpipeError(f"the references of {old_tag} changed while it was being split; try again")
+        existing = list(
+            session.execute(
+                select(Asset.asset_type, Asset.manifest_tag, Asset.sort_order).where(Asset.manifest_id == manifest_id)
+            )
+        )
+        new_tag = rules.assign_tags([*((t, tag) for t, tag, _ in existing), (asset_type, None)])[-1]
+        last_order = max((order for _, _, order in existing), default=0)
+        fallback = f"{asset.name} (split)"
+        new = Asset(
+            manifest_id=manifest_id,
+            asset_type=asset_type,
+            name=clean_name(name, fallback) if name else (description.suggested_name if description else fallback),
+            manifest_tag=new_tag,
+            user_tags=[],
+            source=AssetSource.EXTRACTED,
+            sort_order=last_order + 1,
+            detection_class=detection_class,
+            is_face_crop=is_face,
+        )
+        _describe_onto(new, description, error)
+        session.add(new)
+        pairs = [(m, s) for m in (_view(r) for r in moving) if m for s in (_view(r) for r in staying) if s]
+        _record(session, manifest_id, False, pairs)
+        if asset.primary_reference_id in set(moved_ids):
+            asset.primary_reference = staying[0]
+        session.flush()
+        for ref in moving:
+            ref.asset = new  # re-parenting, not removal: delete-orphan must not fire
+        for order, ref in enumerate(staying):
+            ref.sort_order = order
+        for order, ref in enumerate(sorted(moving, key=lambda r: r.id != first.id)):
+            ref.sort_order = order
+        session.flush()
+        new.primary_reference = next(r for r in moving if r.id == first.id)
+        new.quality_score = description.quality_score if description else first.quality_score
+        manifest = session.get(Manifest, manifest_id)
+        assert manifest is not None
+        manifest.asset_count = len(manifest.assets)
+        return SplitResult(old_tag, new_tag, new.id, len(moving), error)
+
+
+def _source_size(session: Session, ref: AssetReference) -> tuple[int, int] | None:
+    upload = session.get(Upload, ref.upload_id) if ref.upload_id is not None else None
+    return (upload.width, upload.height) if upload is not None else None
+
+
+def _describe_onto(asset: Asset, description: Description | None, error: str | None) -> None:
+    if description is None:
+        asset.description = error
+        return
+    asset.reverse_prompt = description.reverse_prompt
+    asset.visual_description = description.visual_description
+    asset.description = description.visual_description
+    asset.suggested_name = description.suggested_name
+    asset.quality_score = description.quality_score
+
+
+def rename_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: str, name: str) -> Asset:
+    """Give an asset the user's name; it survives re-runs (see the module's docstring)."""
+    new_name = clean_name(name, "")
+    if not new_name:
+        raise VidpipeError(f"a new name for {tag} must have at least one printable character, got {name!r}")
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        asset.name = new_name
+        if asset.source is AssetSource.UPLOADED and asset.upload_id is not None:
+            upload = session.get(Upload, asset.upload_id)
+            if upload is not None:
+                upload.name = new_name
+        session.flush()
+        session.expunge(asset)
+        return asset
+
+
+def edit_user_tags(
+    factory: sessionmaker[Session],
+    manifest_id: uuid.UUID,
+    tag: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> list[str]:
+    """Add and remove an asset's free-form user tags; returns them, sorted."""
+    cleaned = [clean_name(t, "") for t in add]
+    for raw, text in zip(add, cleaned, strict=True):
+        if not text or len(text) > MAX_USER_TAG_CHARS:
+            raise VidpipeError(f"a user tag must be 1 to {MAX_USER_TAG_CHARS} printable characters, got {raw!r}")
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        missing = [t for t in remove if t not in asset.user_tags]
+        if missing:
+            raise VidpipeError(
+                f"{asset.manifest_tag} has no user tag {missing[0]!r}; it has {asset.user_tags or 'none'}"
+            )
+        asset.user_tags = sorted((set(asset.user_tags) | set(cleaned)) - set(remove))
+        return list(asset.user_tags)

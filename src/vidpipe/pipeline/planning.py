@@ -1,0 +1,309 @@
+"""Which crops of a run become which assets: the data of a run and the rules applied to it.
+
+The rules themselves (classes, thresholds, tags) are in `pipeline.rules`; this module applies them
+to a run's crops, pairs the result with an earlier run's assets, and obeys the user's decisions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vidpipe.db.models import Asset, AssetDecision, Upload
+from vidpipe.describe.describer import Description
+from vidpipe.domain.detections import Detections, FloatArray
+from vidpipe.domain.enums import AssetSource, AssetType
+from vidpipe.imaging.quality import QualityReport
+from vidpipe.inference.face_analysis import Face
+from vidpipe.inference.grouping import FaceItem, group_faces
+from vidpipe.inference.nms import box_iou
+from vidpipe.pipeline import rules
+
+UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
+
+
+@dataclass
+class Crop:
+    """One candidate view: a face, a detected object or a whole photo, cut from an upload."""
+
+    key: str
+    upload: Upload
+    kind: str  # "face", "object", "person" or "photo"
+    box: tuple[float, float, float, float]  # the detection, in source pixels (unpadded)
+    image: UInt8Image  # padded crop
+    class_name: str | None = None
+    confidence: float | None = None
+    landmarks: FloatArray | None = None  # in crop pixels
+    face: Face | None = None
+    quality: QualityReport | None = None
+    embedding: FloatArray | None = None
+
+    @property
+    def frame_fraction(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return max(0.0, (x2 - x1) * (y2 - y1)) / float(self.upload.width * self.upload.height)
+
+    @property
+    def prominence(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return (self.confidence or 1.0) * float(np.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
+
+
+@dataclass
+class PlannedAsset:
+    asset_type: AssetType
+    name: str
+    source: AssetSource
+    crops: list[Crop]  # the first is the primary reference
+    upload: Upload | None = None
+    description: Description | None = None
+    describe_error: str | None = None
+    tag: str | None = None
+    previous: Asset | None = None
+
+    @property
+    def primary(self) -> Crop:
+        return self.crops[0]
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the user gave the matched earlier asset its primary reference (`swap-reference`):
+        that reference, and the description made from it, then outlive re-runs."""
+        primary = self.previous.primary_reference if self.previous is not None else None
+        return primary is not None and primary.upload_id is None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The user's decisions (`AssetDecision` rows) found again among this run's crops, as crop keys."""
+
+    same: tuple[tuple[str, str], ...] = ()  # (kept view, merged view)
+    different: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def confirmed(self) -> frozenset[str]:
+        """Crops the user has judged: they stay candidates whatever their size or confidence."""
+        return frozenset(k for pair in (*self.same, *self.different) for k in pair)
+
+    def different_within(self, keys: set[str]) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in self.different if a in keys and b in keys]
+
+
+@dataclass
+class RunState:
+    manifest_id: uuid.UUID
+    title: str
+    uploads: list[Upload]
+    images: dict[uuid.UUID, UInt8Image]
+    sheet_key: str | None = None
+    objects: dict[uuid.UUID, Detections] = field(default_factory=dict)
+    face_boxes: dict[uuid.UUID, Detections] = field(default_factory=dict)
+    faces: list[Crop] = field(default_factory=list)
+    objects_crops: list[Crop] = field(default_factory=list)
+    photo_crops: dict[uuid.UUID, Crop] = field(default_factory=dict)
+    people: list[list[Crop]] = field(default_factory=list)
+    planned: list[PlannedAsset] = field(default_factory=list)
+    decisions: list[AssetDecision] = field(default_factory=list)
+    decided: Decided = field(default_factory=lambda: Decided())
+    previous: list[Asset] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+def _bbox_iou(a: tuple[float, ...], b: list[float] | None) -> float:
+    if b is None:
+        return 0.0
+    return float(box_iou(np.asarray([a], np.float32), np.asarray([b], np.float32))[0, 0])
+
+
+# A decision's view is found again in a re-run's crop of the same upload at least this similar in place.
+SAME_VIEW_IOU = 0.5
+
+
+def locate(upload_id: uuid.UUID, bbox: Sequence[float], crops: Sequence[Crop]) -> Crop | None:
+    """The crop of ``upload_id`` that overlaps ``bbox`` most (IoU ≥ SAME_VIEW_IOU), earlier crops on ties."""
+    best, best_iou = None, SAME_VIEW_IOU - 1e-9
+    for crop in crops:
+        if crop.upload.id != upload_id:
+            continue
+        iou = _bbox_iou(crop.box, list(bbox))
+        if iou > best_iou:
+            best, best_iou = crop, iou
+    return best
+
+
+def resolve_decisions(decisions: Sequence[AssetDecision], crops: Sequence[Crop]) -> Decided:
+    """Turn decision rows into pairs of crop keys; a view no longer found is left out (the photo
+    changed or the detector no longer sees it), so a stale decision never fails a run."""
+    same: list[tuple[str, str]] = []
+    different: list[tuple[str, str]] = []
+    for row in decisions:
+        a = locate(row.upload_a_id, row.bbox_a, crops)
+        b = locate(row.upload_b_id, row.bbox_b, crops)
+        if a is None or b is None or a.key == b.key:
+            continue
+        (same if row.same else different).append((a.key, b.key))
+    return Decided(same=tuple(same), different=tuple(different))
+
+
+def merge_decided(planned: list[PlannedAsset], decided: Decided) -> list[PlannedAsset]:
+    """Join planned assets the user merged: the asset holding the kept view absorbs the other's
+    views, in the order the decisions were made. A join that would put two views the user called
+    different into one asset is skipped (the later decision, recorded as different, wins)."""
+    owner = {c.key: i for i, a in enumerate(planned) for c in a.crops}
+    apart = {frozenset(pair) for pair in decided.different}
+    gone: set[int] = set()
+    for kept, merged in decided.same:
+        if kept not in owner or merged not in owner or owner[kept] == owner[merged]:
+            continue
+        a, b = planned[owner[kept]], planned[owner[merged]]
+        if any(frozenset((x.key, y.key)) in apart for x in a.crops for y in b.crops):
+            continue
+        have = {c.key for c in a.crops}
+        a.crops.extend(c for c in b.crops if c.key not in have)
+        gone.add(owner[merged])
+        for c in b.crops:
+            owner[c.key] = owner[kept]
+    return [a for i, a in enumerate(planned) if i not in gone]
+
+
+def match_previous(planned: list[PlannedAsset], previous: list[Asset]) -> None:
+    """Pair each planned asset with the asset of an earlier run that shows the same thing.
+
+    Same type, and at least one reference cut from the same photo at nearly the same place;
+    the pair sharing the most such references wins. Matched assets keep their tags and ids.
+    """
+    scores = []
+    for i, plan in enumerate(planned):
+        for j, old in enumerate(previous):
+            if old.asset_type is not plan.asset_type:
+                continue
+            shared = sum(
+                1
+                for crop in plan.crops
+                for ref in old.references
+                if ref.upload_id == crop.upload.id and _bbox_iou(crop.box, ref.bbox) >= 0.5
+            )
+            if shared:
+                scores.append((shared, -i, -j, i, j))
+    used_plan, used_old = set(), set()
+    for _, _, _, i, j in sorted(scores, reverse=True):
+        if i in used_plan or j in used_old:
+            continue
+        planned[i].previous = previous[j]
+        used_plan.add(i)
+        used_old.add(j)
+
+
+def _best(crops: list[Crop]) -> Crop:
+    return max(crops, key=lambda c: (c.prominence, c.key))
+
+
+def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAsset]:
+    """Apply the rules in ``pipeline.rules`` to the crops of a run, then the user's decisions."""
+    planned: list[PlannedAsset] = []
+    person_of = {c.key: n for n, person in enumerate(state.people) for c in person}
+    confirmed = state.decided.confirmed
+    people_assets: dict[int, PlannedAsset] = {}
+    primary_objects: dict[uuid.UUID, Crop] = {}
+
+    for upload in state.uploads:
+        faces = [c for c in state.faces if c.upload.id == upload.id]
+        objects = [c for c in state.objects_crops if c.upload.id == upload.id]
+        if upload.asset_type is AssetType.CHARACTER:
+            if faces:
+                person = person_of[_best(faces).key]
+                if person in people_assets:  # the same person in another CHARACTER photo
+                    continue
+                members = state.people[person]
+                own = _best([c for c in members if c.upload.id == upload.id])
+                crops = [own, *[c for c in members if c is not own]]
+                asset = PlannedAsset(AssetType.CHARACTER, upload.name, AssetSource.UPLOADED, crops, upload)
+                people_assets[person] = asset
+            else:
+                people = [c for c in objects if c.kind == "person"]
+                crop = _best(people) if people else state.photo_crops[upload.id]
+                asset = PlannedAsset(AssetType.CHARACTER, upload.name, AssetSource.UPLOADED, [crop], upload)
+        elif upload.asset_type in (AssetType.OBJECT, AssetType.PROP, AssetType.VEHICLE):
+            fitting = [c for c in objects if c.class_name and rules.fits_type(c.class_name, upload.asset_type)]
+            crop = (
+                max(
+                    fitting,
+                    key=lambda c: (rules.preference(c.class_name or "", upload.asset_type, upload.name), c.prominence),
+                )
+                if fitting
+                else state.photo_crops[upload.id]
+            )
+            if fitting:
+                primary_objects[upload.id] = crop
+            asset = PlannedAsset(upload.asset_type, upload.name, AssetSource.UPLOADED, [crop], upload)
+        else:
+            asset = PlannedAsset(
+                upload.asset_type, upload.name, AssetSource.UPLOADED, [state.photo_crops[upload.id]], upload
+            )
+        planned.append(asset)
+
+    # Other people, seen clearly enough, become extracted characters.
+    for n, members in enumerate(state.people):
+        if n in people_assets:
+            continue
+        clear = [
+            c
+            for c in members
+            if min(c.box[2] - c.box[0], c.box[3] - c.box[1]) >= rules.EXTRACT_FACE_MIN_SIDE_PX or c.key in confirmed
+        ]
+        if not clear:
+            continue
+        best = max(clear, key=lambda c: (c.quality.score if c.quality else 0.0, c.key))
+        crops = [best, *[c for c in members if c is not best]]
+        planned.append(PlannedAsset(AssetType.CHARACTER, "Person", AssetSource.EXTRACTED, crops))
+
+    # Objects: the same object across photos becomes one asset (same class, similar embedding).
+    primary_keys = {c.key for c in primary_objects.values()}
+    by_primary = {a.primary.key: a for a in planned if a.primary.key in primary_keys}
+    candidates = [
+        c
+        for c in state.objects_crops
+        if c.kind == "object"
+        and (
+            c.key in by_primary
+            or c.key in confirmed
+            or (
+                (c.confidence or 0.0) >= rules.EXTRACT_MIN_CONFIDENCE
+                and min(c.box[2] - c.box[0], c.box[3] - c.box[1]) >= rules.EXTRACT_MIN_SIDE_PX
+                and c.frame_fraction >= rules.EXTRACT_MIN_AREA_FRACTION
+            )
+        )
+    ]
+    for class_name in sorted({c.class_name or "" for c in candidates}):
+        same_class = [c for c in candidates if c.class_name == class_name]
+        items = [
+            FaceItem(key=c.key, photo=str(c.upload.id), embedding=c.embedding, quality=c.prominence)
+            for c in same_class
+            if c.embedding is not None
+        ]
+        # Two photos the user named differently are two assets, however alike they look.
+        primaries = [c for c in same_class if c.key in by_primary]
+        different = [
+            (a.key, b.key)
+            for i, a in enumerate(primaries)
+            for b in primaries[i + 1 :]
+            if by_primary[a.key].name != by_primary[b.key].name
+        ] + state.decided.different_within({it.key for it in items})
+        by_key = {c.key: c for c in same_class}
+        for group in group_faces(items, same_object_threshold, different=different):
+            members = [by_key[k] for k in group.members]
+            owner = next((by_primary[c.key] for c in members if c.key in by_primary), None)
+            if owner is not None:
+                owner.crops.extend(c for c in members if c is not owner.primary)
+                continue
+            best = _best(members)
+            crops = [best, *[c for c in members if c is not best]]
+            planned.append(
+                PlannedAsset(rules.extracted_type(class_name), class_name.title(), AssetSource.EXTRACTED, crops)
+            )
+    return merge_decided(planned, state.decided)

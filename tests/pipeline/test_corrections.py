@@ -1,0 +1,144 @@
+"""A user's merges, splits, renames and tags: applied at once, and kept by every re-run (real models, both DBs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from vidpipe.db.models import AssetDecision, Manifest, Upload
+from vidpipe.domain.enums import AssetSource, AssetType
+from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.corrections import edit_user_tags, merge_assets, rename_asset, split_asset
+from vidpipe.pipeline.uploads import PhotoIn
+
+pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
+
+
+def faces(data_dir: Path) -> Path:
+    return data_dir / "faces/face_recognition"
+
+
+def by_tag(assets: list) -> dict:  # type: ignore[type-arg]
+    return {a.manifest_tag: a for a in assets}
+
+
+def characters(assets: list) -> dict:  # type: ignore[type-arg]
+    return {a.manifest_tag: a for a in assets if a.asset_type is AssetType.CHARACTER}
+
+
+def test_a_merge_is_kept_by_a_rerun(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(faces(data_dir) / "obama.jpg", AssetType.CHARACTER, "Lead"),
+            PhotoIn(faces(data_dir) / "biden.jpg", AssetType.CHARACTER, "Lead, older"),
+        ],
+    )
+    runner.run(manifest_id)
+    before = characters(assets_of(factory, manifest_id))
+    assert set(before) == {"CHAR_01", "CHAR_02"}  # two different faces: the run keeps them apart
+
+    result = merge_assets(factory, manifest_id, "char_01", ["CHAR_02"])
+    assert result.kept == "CHAR_01" and result.merged == ("CHAR_02",) and result.references_moved == 1
+    merged = characters(assets_of(factory, manifest_id))
+    assert set(merged) == {"CHAR_01"} and len(merged["CHAR_01"].references) == 2
+    assert merged["CHAR_01"].id == before["CHAR_01"].id and merged["CHAR_01"].name == "Lead"
+
+    runner.run(manifest_id, reprocess=True)
+    after = characters(assets_of(factory, manifest_id))
+    assert set(after) == {"CHAR_01"}, "the re-run split what the user merged"
+    lead = after["CHAR_01"]
+    assert lead.id == before["CHAR_01"].id and lead.name == "Lead"
+    with factory() as session:
+        uploads = {u.id: u.name for u in session.scalars(select(Upload))}
+        assert session.scalar(select(func.count()).select_from(AssetDecision)) == 1
+    assert sorted(uploads[r.upload_id] for r in lead.references) == ["Lead", "Lead, older"]
+
+
+def test_a_split_is_kept_by_a_rerun(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(faces(data_dir) / "obama.jpg", AssetType.CHARACTER, "Senator"),
+            PhotoIn(faces(data_dir) / "obama2.jpg", AssetType.CHARACTER, "Senator, later"),
+        ],
+    )
+    runner.run(manifest_id)
+    senator = by_tag(assets_of(factory, manifest_id))["CHAR_01"]
+    assert len(senator.references) == 2  # one man in both photos
+
+    result = split_asset(factory, store, runner.describer, manifest_id, "CHAR_01", [2], name="Body double")
+    assert result.new_tag == "CHAR_02" and result.references_moved == 1 and result.describe_error is None
+    split = characters(assets_of(factory, manifest_id))
+    assert len(split["CHAR_01"].references) == 1 and len(split["CHAR_02"].references) == 1
+    double = split["CHAR_02"]
+    assert double.name == "Body double" and double.asset_type is AssetType.CHARACTER and double.is_face_crop
+    assert double.reverse_prompt and double.primary_reference_id == double.references[0].id
+    moved_from = double.references[0].upload_id
+
+    runner.run(manifest_id, reprocess=True)
+    after = characters(assets_of(factory, manifest_id))
+    assert set(after) == {"CHAR_01", "CHAR_02"}, "the re-run joined what the user split"
+    assert [r.upload_id for r in after["CHAR_02"].references] == [moved_from]
+    assert moved_from not in {r.upload_id for r in after["CHAR_01"].references}
+    assert after["CHAR_01"].id == senator.id
+
+
+def test_renames_and_user_tags_are_kept_by_a_rerun(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(data_dir / "detection/skimage_data/coffee.png", AssetType.PROP, "Espresso"),
+            PhotoIn(faces(data_dir) / "two_people.jpg", AssetType.ENVIRONMENT, "Press room"),
+        ],
+    )
+    runner.run(manifest_id)
+    assets = by_tag(assets_of(factory, manifest_id))
+    extracted = [t for t, a in assets.items() if a.source is AssetSource.EXTRACTED and t.startswith("CHAR")]
+    assert extracted, "two_people.jpg should yield an extracted character"
+    rename_asset(factory, manifest_id, "PROP_01", "Hero mug")
+    rename_asset(factory, manifest_id, extracted[0], "Press secretary")
+    assert edit_user_tags(factory, manifest_id, "PROP_01", add=["hero", "act 2"]) == ["act 2", "hero"]
+    assert edit_user_tags(factory, manifest_id, "PROP_01", remove=["act 2"]) == ["hero"]
+
+    runner.run(manifest_id, reprocess=True)
+    after = by_tag(assets_of(factory, manifest_id))
+    assert after["PROP_01"].name == "Hero mug" and after["PROP_01"].user_tags == ["hero"]
+    assert after[extracted[0]].name == "Press secretary"
+    with factory() as session:
+        assert "Hero mug" in set(session.scalars(select(Upload.name)))
+
+
+def test_bad_corrections_are_refused_and_change_nothing(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory, store, [PhotoIn(data_dir / "detection/skimage_data/coffee.png", AssetType.PROP, "Espresso")]
+    )
+    with pytest.raises(VidpipeError, match="not been processed"):
+        rename_asset(factory, manifest_id, "PROP_01", "x")
+    runner.run(manifest_id)
+    before = {(a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
+    with pytest.raises(VidpipeError, match=r"no asset tagged 'CHAR_09'.*PROP_01"):
+        merge_assets(factory, manifest_id, "PROP_01", ["CHAR_09"])
+    with pytest.raises(VidpipeError, match="into itself"):
+        merge_assets(factory, manifest_id, "PROP_01", ["PROP_01"])
+    with pytest.raises(VidpipeError, match="at least one must stay"):
+        split_asset(factory, store, runner.describer, manifest_id, "PROP_01", [1])
+    with pytest.raises(VidpipeError, match="no reference 5"):
+        split_asset(factory, store, runner.describer, manifest_id, "PROP_01", [5])
+    with pytest.raises(VidpipeError, match="printable"):
+        rename_asset(factory, manifest_id, "PROP_01", "  \x07 ")
+    with pytest.raises(VidpipeError, match="no user tag 'hero'"):
+        edit_user_tags(factory, manifest_id, "PROP_01", remove=["hero"])
+    assert {(a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)} == before
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(AssetDecision)) == 0
+        assert session.scalar(select(Manifest.asset_count)) == len(before)
