@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class RuntimeSettings(BaseModel):
@@ -33,6 +35,71 @@ class VisionSettings(BaseModel):
     )
 
 
+DESCRIBE_PROVIDERS = ("gemini", "openai", "offline")
+
+
+class RemoteProviderSettings(BaseModel):
+    """Limits shared by every remote describer; times in seconds."""
+
+    max_in_flight: int = Field(5, ge=1, le=64, description="Requests to this provider on the wire at once")
+    timeout_seconds: float = Field(60.0, gt=0, description="Limit for one request")
+    max_attempts: int = Field(5, ge=1, le=20, description="Requests for one asset, retries included")
+
+
+class GeminiSettings(RemoteProviderSettings):
+    """Gemini through google-genai: an API key, or Vertex AI by project and location."""
+
+    api_key: SecretStr | None = Field(None, description="Gemini API key; GEMINI_API_KEY or GOOGLE_API_KEY also work")
+    vertex_project: str | None = Field(None, description="Google Cloud project: use Vertex AI instead of a key")
+    vertex_location: str = Field("global", description="Vertex AI location, e.g. us-central1")
+    model: str = Field("gemini-2.5-flash", min_length=1)
+    base_url: str | None = Field(None, description="Another endpoint (a proxy or gateway) speaking Gemini's REST API")
+
+
+class OpenAISettings(RemoteProviderSettings):
+    """Any OpenAI-compatible chat-completions server with image input: OpenAI, Ollama, vLLM, llama.cpp, LM Studio."""
+
+    base_url: str | None = Field(None, description="e.g. http://localhost:11434/v1; default: OpenAI's own")
+    api_key: SecretStr | None = Field(None, description="API key; OPENAI_API_KEY also works; local servers need none")
+    model: str = Field("gpt-4.1-mini", min_length=1)
+    json_schema: bool = Field(True, description="Ask for the JSON-schema response format (dropped if refused)")
+
+
+class DescribeSettings(BaseModel):
+    """Which describers run, in which order of preference, and how remote ones retry and cache."""
+
+    # NoDecode: the environment variable may be a plain comma list ("gemini,offline") as well as JSON.
+    providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["gemini", "openai", "offline"],
+        min_length=1,
+        description="Describers in order of preference; unconfigured ones are skipped, later ones are fallbacks",
+    )
+    cache: bool = Field(True, description="Keep remote descriptions in data_dir/describe-cache")
+    force: bool = Field(False, description="Describe again even where the cache has an answer")
+    backoff_initial_seconds: float = Field(1.0, ge=0, description="Wait before the first retry (doubles each time)")
+    backoff_max_seconds: float = Field(30.0, ge=0, description="Longest wait between retries")
+    retry_after_max_seconds: float = Field(120.0, ge=0, description="Longest wait a server's Retry-After can ask for")
+    max_image_side_pixels: int = Field(1536, ge=64, description="Crops are shrunk to this longer side before sending")
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _known_providers(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [part for part in text.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise ValueError(f"providers must be a list of names, got {value!r}")
+        names = [name.strip().lower() for name in value]
+        if not names:
+            raise ValueError("providers must name at least one describer")
+        unknown = [name for name in names if name not in DESCRIBE_PROVIDERS]
+        if unknown:
+            raise ValueError(f"unknown describe provider(s) {unknown}: expected some of {list(DESCRIBE_PROVIDERS)}")
+        return names
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", env_nested_delimiter="__", extra="ignore")
 
@@ -50,6 +117,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0, description="Refuse uploaded files above this size")
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    describe: DescribeSettings = Field(default_factory=DescribeSettings)
     allow_restricted_licences: bool = Field(
         False,
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",

@@ -94,3 +94,22 @@ def test_describer_needs_describe() -> None:
 
     with pytest.raises(TypeError):
         Incomplete()  # type: ignore[abstract]
+
+
+def test_describe_many_reports_each_asset_as_it_finishes() -> None:
+    requests = [DescribeRequest(crop(), AssetType.OBJECT, name=n) for n in ("first", "bad", "third")]
+    seen: list[tuple[int, Description | Exception]] = []
+    results = PickyDescriber().describe_many(requests, on_done=lambda i, r: seen.append((i, r)))
+    assert [i for i, _ in seen] == [0, 1, 2]
+    assert [r for _, r in seen] == results
+    assert isinstance(seen[1][1], RuntimeError)
+
+
+def test_an_on_done_failure_stops_the_run() -> None:
+    requests = [DescribeRequest(crop(), AssetType.OBJECT, name=n) for n in ("first", "second")]
+
+    def refuse(index: int, result: Description | Exception) -> None:
+        raise KeyError("progress store is gone")
+
+    with pytest.raises(KeyError, match="progress store"):
+        PickyDescriber().describe_many(requests, on_done=refuse)

@@ -107,6 +107,31 @@ def bench_manifest(
     _report(result, as_json, "Manifest bench")
 
 
+@app.command("describe")
+def bench_describe(
+    provider: str = typer.Option("fake-latency", "--provider", help="fake-latency: a local server with fixed latency"),
+    assets: int = typer.Option(20, "--assets", min=1, help="Assets to describe"),
+    latency: float = typer.Option(0.5, "--latency", min=0.0, help="Seconds the server takes per request"),
+    concurrency: int = typer.Option(5, "--concurrency", min=1, help="Requests in flight at once"),
+    dialect: str = typer.Option("openai", "--dialect", help="Wire protocol the server speaks: openai or gemini"),
+    as_json: bool = JsonOnly,
+) -> None:
+    """Describe-step wall time against a local server speaking the OpenAI or Gemini protocol, vs serial."""
+    from vidpipe.bench.describe import run_describe_bench
+
+    if dialect not in ("openai", "gemini"):
+        raise VidpipeError(f"unknown dialect {dialect!r}: expected openai or gemini")
+    with err_console.status("Describing"):
+        result = run_describe_bench(
+            provider,
+            assets=assets,
+            latency_seconds=latency,
+            concurrency=concurrency,
+            dialect="gemini" if dialect == "gemini" else "openai",
+        )
+    _report(result, as_json, "Describe bench")
+
+
 @app.command("peers")
 def bench_peers(
     data_dir: Path | None = typer.Option(

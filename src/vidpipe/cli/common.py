@@ -22,10 +22,27 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def settings_with(model_dir: Path | None = None) -> Settings:
+def settings_with(
+    model_dir: Path | None = None, *, describers: str | None = None, force_describe: bool = False
+) -> Settings:
+    """The process settings with a command's overrides: model folder, describe providers
+    ("gemini,offline"; validated as VIDPIPE_DESCRIBE__PROVIDERS is) and a cache bypass."""
     settings = get_settings()
     if model_dir is not None:
         settings = settings.model_copy(update={"model_dir": model_dir.expanduser()})
+    if describers is not None or force_describe:
+        from pydantic import ValidationError
+
+        from vidpipe.settings import DescribeSettings
+
+        update: dict[str, Any] = {"force": settings.describe.force or force_describe}
+        if describers is not None:
+            update["providers"] = describers
+        try:
+            describe = DescribeSettings.model_validate({**settings.describe.model_dump(), **update})
+        except ValidationError as exc:
+            raise VidpipeError(f"--describer {describers!r}: {exc.errors()[0]['msg']}") from None
+        settings = settings.model_copy(update={"describe": describe})
     return settings
 
 

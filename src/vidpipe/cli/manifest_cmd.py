@@ -9,18 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from vidpipe.cli.common import console, err_console, open_registry, settings_with
-from vidpipe.db.models import Manifest
-from vidpipe.domain.enums import AssetType
+from vidpipe.db.models import Asset, Manifest
+from vidpipe.domain.enums import AssetSource, AssetType
 from vidpipe.errors import VidpipeError
 from vidpipe.fileio import atomic_write
 
 app = typer.Typer(help="Build and inspect Asset Registries from reference photos.", no_args_is_help=True)
 ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
+Describers = typer.Option(
+    None,
+    "--describer",
+    help="Describers in order of preference, e.g. 'gemini,offline' (default: VIDPIPE_DESCRIBE__PROVIDERS)",
+)
 
 
 def _types() -> str:
@@ -118,19 +125,27 @@ def add(
         raise typer.Exit(1)
 
 
-def run_manifest(manifest_ref: str, *, reprocess: bool, model_dir: Path | None, quiet: bool = False) -> dict[str, Any]:
+def run_manifest(
+    manifest_ref: str,
+    *,
+    reprocess: bool,
+    model_dir: Path | None,
+    quiet: bool = False,
+    describers: str | None = None,
+    force_describe: bool = False,
+) -> dict[str, Any]:
     """Process a manifest with rich progress bars; shared by `process`, `reprocess` and `demo`."""
-    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.describe.chain import build_describer
     from vidpipe.pipeline.manifesting import ManifestRunner
     from vidpipe.pipeline.registry import find_manifest
     from vidpipe.pipeline.toolkit import VisionToolkit
 
-    settings = settings_with(model_dir)
+    settings = settings_with(model_dir, describers=describers, force_describe=force_describe)
     factory, store = open_registry(settings)
     with factory() as session:
         manifest_id = find_manifest(session, manifest_ref).id
     toolkit = VisionToolkit.create(settings)
-    runner = ManifestRunner(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier))
+    runner = ManifestRunner(factory, store, toolkit, build_describer(settings))
     with Progress(
         TextColumn("[bold]{task.description:<14}"),
         BarColumn(),
@@ -147,7 +162,9 @@ def run_manifest(manifest_ref: str, *, reprocess: bool, model_dir: Path | None, 
         def on_progress(step: str, counters: dict[str, int]) -> None:
             bars.update(step_task, description=f"step: {step}")
             bars.update(photos, completed=counters.get("uploads_processed", 0), total=counters.get("uploads_total"))
-            bars.update(crops, completed=counters.get("crops_described", 0), total=counters.get("crops_total") or None)
+            bars.update(
+                crops, completed=counters.get("crops_described", 0), total=counters.get("describe_total") or None
+            )
 
         return runner.run(manifest_id, reprocess=reprocess, progress=on_progress)
 
@@ -169,10 +186,19 @@ def process(
     manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
     reprocess: bool = typer.Option(False, "--reprocess", help="Run again a manifest that is READY or ERROR"),
     as_json: bool = typer.Option(False, "--json", help="Print the run's statistics as JSON"),
+    describers: str | None = Describers,
+    force_describe: bool = typer.Option(False, "--force-describe", help="Ignore cached descriptions"),
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Detect, group, describe and tag: turn the manifest's photos into registry assets."""
-    stats = run_manifest(manifest_id, reprocess=reprocess, model_dir=model_dir, quiet=as_json)
+    stats = run_manifest(
+        manifest_id,
+        reprocess=reprocess,
+        model_dir=model_dir,
+        quiet=as_json,
+        describers=describers,
+        force_describe=force_describe,
+    )
     if as_json:
         print(json.dumps(stats, indent=2))
     else:
@@ -182,22 +208,29 @@ def process(
 @app.command("reprocess")
 def reprocess_cmd(
     manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    describers: str | None = Describers,
+    force_describe: bool = typer.Option(False, "--force-describe", help="Ignore cached descriptions"),
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Run a processed manifest again; assets that are found again keep their tags and ids."""
-    _print_stats(run_manifest(manifest_id, reprocess=True, model_dir=model_dir))
+    _print_stats(
+        run_manifest(
+            manifest_id, reprocess=True, model_dir=model_dir, describers=describers, force_describe=force_describe
+        )
+    )
 
 
 @app.command("swap-reference")
 def swap_reference_cmd(
     asset_id: str = typer.Argument(..., help="Asset id (from `vidpipe manifest export ID`)"),
     image: Path = typer.Argument(..., help="The new reference photo"),
+    describers: str | None = Describers,
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Make a photo the asset's primary reference and describe only that asset again."""
     import uuid
 
-    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.describe.chain import build_describer
     from vidpipe.pipeline.reference_swap import swap_reference
     from vidpipe.pipeline.toolkit import VisionToolkit
 
@@ -205,10 +238,10 @@ def swap_reference_cmd(
         parsed = uuid.UUID(asset_id)
     except ValueError:
         raise VidpipeError(f"{asset_id!r} is not an asset id") from None
-    settings = settings_with(model_dir)
+    settings = settings_with(model_dir, describers=describers)
     factory, store = open_registry(settings)
     toolkit = VisionToolkit.create(settings)
-    asset = swap_reference(factory, store, toolkit, OfflineDescriber(classifier=toolkit.classifier), parsed, image)
+    asset = swap_reference(factory, store, toolkit, build_describer(settings), parsed, image)
     console.print(
         f"{asset.manifest_tag} {asset.name}: new primary reference, quality {asset.quality_score}", highlight=False
     )
@@ -251,24 +284,38 @@ def show(
         title = f"{manifest.name} — {manifest.status.value}"
         if manifest.error:
             title += f" ({manifest.error})"
-        table = Table(title=title)
-        for column in ("tag", "type", "name", "source", "quality", "refs", "detected as"):
-            table.add_column(column)
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        with_tokens = any(a.describe_input_tokens is not None for a in manifest.assets)
+        # Tag, type and name are what a user looks for: never wrapped; the rest folds to fit.
+        table.add_column("tag", no_wrap=True)
+        table.add_column("type", no_wrap=True)
+        table.add_column("name", min_width=12)
+        table.add_column("score", no_wrap=True)
+        table.add_column("refs", no_wrap=True)
+        table.add_column("detected as", min_width=8)
+        table.add_column("described by", min_width=8, overflow="fold")
+        if with_tokens:
+            table.add_column("tokens")
         for a in manifest.assets:
             detected = (
                 f"{a.detection_class} {a.detection_confidence:.2f}"
                 if a.detection_class and a.detection_confidence
                 else ""
             )
-            quality = f"{a.quality_score:.1f}" if a.quality_score is not None else "-"
+            name = escape(a.name)
+            if a.source is not AssetSource.UPLOADED:
+                name += f" [dim]({a.source.value})[/]"
+            if a.user_tags:
+                name += f" [dim]#{' #'.join(escape(t) for t in a.user_tags)}[/]"
             table.add_row(
                 a.manifest_tag or "-",
                 a.asset_type.value,
-                a.name + (f" [dim]#{' #'.join(a.user_tags)}[/]" if a.user_tags else ""),
-                a.source.value,
-                quality,
+                name,
+                f"{a.quality_score:.1f}" if a.quality_score is not None else "-",
                 str(len(a.references)),
                 detected,
+                _described_by(a),
+                *([_tokens(a)] if with_tokens else []),
             )
         console.print(table)
         if references:
@@ -288,6 +335,20 @@ def show(
                         "*" if r.id == a.primary_reference_id else "",
                     )
             console.print(refs)
+
+
+def _described_by(asset: Asset) -> str:
+    if asset.describe_provider:
+        return f"{asset.describe_provider} [dim]{escape(asset.describe_model or '')}[/]"
+    if asset.describe_error:
+        return f"[red]failed[/]: {escape(asset.describe_error[:80])}"
+    return "-"
+
+
+def _tokens(asset: Asset) -> str:
+    if asset.describe_input_tokens is None and asset.describe_output_tokens is None:
+        return "-"
+    return f"{asset.describe_input_tokens or 0} in / {asset.describe_output_tokens or 0} out"
 
 
 def _manifest_id(ref: str) -> Any:
@@ -326,14 +387,15 @@ def split_cmd(
     tag: str = typer.Argument(..., help="Tag of the asset to split (e.g. CHAR_01)"),
     positions: list[int] = typer.Argument(..., help="Reference numbers to move out (see `show --references`)"),
     name: str | None = typer.Option(None, "--name", help="Name of the new asset (default: the describer's)"),
+    describers: str | None = Describers,
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Move references that show something else into a new asset; kept through every re-run."""
-    from vidpipe.describe.describers.offline import OfflineDescriber
+    from vidpipe.describe.chain import build_describer
     from vidpipe.pipeline.corrections import split_asset
 
     factory, store, parsed = _manifest_id(manifest_id)
-    describer = OfflineDescriber.from_settings(settings_with(model_dir))
+    describer = build_describer(settings_with(model_dir, describers=describers))
     result = split_asset(factory, store, describer, parsed, tag, positions, name)
     console.print(
         f"split {result.references_moved} reference(s) of {result.source} into {result.new_tag}", highlight=False

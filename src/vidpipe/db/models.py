@@ -99,6 +99,14 @@ class Asset(IdMixin, TimestampMixin, Base):
     visual_description: Mapped[str | None] = mapped_column(Text)
     quality_score: Mapped[float | None] = mapped_column(Float)
     suggested_name: Mapped[str | None] = mapped_column(String(200))
+    # Who wrote the description: provider ("gemini", "openai", "offline"), model, prompt version and
+    # the tokens the provider reported; or why no description could be written.
+    describe_provider: Mapped[str | None] = mapped_column(String(32))
+    describe_model: Mapped[str | None] = mapped_column(String(120))
+    describe_prompt_version: Mapped[str | None] = mapped_column(String(32))
+    describe_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    describe_output_tokens: Mapped[int | None] = mapped_column(Integer)
+    describe_error: Mapped[str | None] = mapped_column(Text)
     source: Mapped[AssetSource] = mapped_column(_enum(AssetSource, "asset_source"), default=AssetSource.UPLOADED)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     detection_class: Mapped[str | None] = mapped_column(String(64))

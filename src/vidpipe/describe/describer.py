@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -89,6 +89,10 @@ class Description(BaseModel):
     output_tokens: int | None = Field(None, ge=0)
 
 
+# Called once per finished asset with its position in the request list and its result.
+OnDone = Callable[[int, Description | Exception], None]
+
+
 class Describer(ABC):
     """Base of every describer. Subclasses set ``name`` and ``prompt_version`` and implement `describe`."""
 
@@ -99,24 +103,35 @@ class Describer(ABC):
     def describe(self, request: DescribeRequest) -> Description:
         """Describe one asset."""
 
-    def describe_many(self, requests: Sequence[DescribeRequest]) -> list[Description | Exception]:
-        """Describe each asset in order; an asset that fails gives its exception, the others go on.
+    def describe_many(
+        self, requests: Sequence[DescribeRequest], on_done: OnDone | None = None
+    ) -> list[Description | Exception]:
+        """Describe each asset; an asset that fails gives its exception, the others go on.
 
-        Remote describers override this to batch or run requests concurrently; the contract stays:
-        one result per request, in order, and an ``Exception`` in place of a failed one.
+        Returns one result per request, in the order of ``requests``, with an ``Exception`` in place of
+        a failed one. ``on_done(index, result)`` is called once per asset as soon as that asset is
+        finished (``index`` is its position in ``requests``), on the caller's thread, so that progress
+        can count each one; an exception raised by ``on_done`` stops the run and propagates.
+
+        This base version describes one asset after the other. Remote describers override it to run
+        several requests at once; the contract stays the same.
         """
         results: list[Description | Exception] = []
         for index, request in enumerate(requests):
+            result: Description | Exception
             try:
-                results.append(self.describe(request))
+                result = self.describe(request)
             except Exception as exc:
-                logger.warning(
-                    "%s describer failed on asset %d (%s %r): %s",
-                    self.name,
-                    index,
-                    request.asset_type.value,
-                    request.name,
-                    exc,
-                )
-                results.append(exc)
+                log_failure(self.name, index, request, exc)
+                result = exc
+            results.append(result)
+            if on_done is not None:
+                on_done(index, result)
         return results
+
+
+def log_failure(describer: str, index: int, request: DescribeRequest, exc: BaseException) -> None:
+    """One warning line for an asset that could not be described (the run goes on, so not an error)."""
+    logger.warning(
+        "%s describer failed on asset %d (%s %r): %s", describer, index, request.asset_type.value, request.name, exc
+    )

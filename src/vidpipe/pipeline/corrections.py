@@ -27,6 +27,7 @@ from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.inference.nms import box_iou
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.planning import SAME_VIEW_IOU
 from vidpipe.pipeline.uploads import clean_name
 from vidpipe.storage import FileStore
@@ -259,7 +260,7 @@ def split_asset(
             detection_class=detection_class,
             is_face_crop=is_face,
         )
-        _describe_onto(new, description, error)
+        store_description(new, description, error)
         session.add(new)
         pairs = [(m, s) for m in (_view(r) for r in moving) if m for s in (_view(r) for r in staying) if s]
         _record(session, manifest_id, False, pairs)
@@ -274,7 +275,8 @@ def split_asset(
             ref.sort_order = order
         session.flush()
         new.primary_reference = next(r for r in moving if r.id == first.id)
-        new.quality_score = description.quality_score if description else first.quality_score
+        if description is None:
+            new.quality_score = first.quality_score
         manifest = session.get(Manifest, manifest_id)
         assert manifest is not None
         manifest.asset_count = len(manifest.assets)
@@ -284,17 +286,6 @@ def split_asset(
 def _source_size(session: Session, ref: AssetReference) -> tuple[int, int] | None:
     upload = session.get(Upload, ref.upload_id) if ref.upload_id is not None else None
     return (upload.width, upload.height) if upload is not None else None
-
-
-def _describe_onto(asset: Asset, description: Description | None, error: str | None) -> None:
-    if description is None:
-        asset.description = error
-        return
-    asset.reverse_prompt = description.reverse_prompt
-    asset.visual_description = description.visual_description
-    asset.description = description.visual_description
-    asset.suggested_name = description.suggested_name
-    asset.quality_score = description.quality_score
 
 
 def rename_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: str, name: str) -> Asset:

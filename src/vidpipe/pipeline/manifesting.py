@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from vidpipe.db.models import Asset, AssetDecision, AssetReference, Job, Manifest, Upload
-from vidpipe.describe.describer import Describer, DescribeRequest
+from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
@@ -29,6 +29,7 @@ from vidpipe.imaging.quality import assess_crop
 from vidpipe.inference.face_analysis import Face, face_crop
 from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.planning import Crop, PlannedAsset, RunState, match_previous, plan_assets, resolve_decisions
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.storage import FileStore
@@ -135,7 +136,13 @@ class ManifestRunner:
         step = "load"
         try:
             state = self._load(manifest_id)
-            tracker.set(uploads_total=len(state.uploads), uploads_processed=0, crops_total=0, crops_described=0)
+            tracker.set(
+                uploads_total=len(state.uploads),
+                uploads_processed=0,
+                crops_total=0,
+                describe_total=0,
+                crops_described=0,
+            )
             for step in STEPS:
                 tracker.begin(step)
                 start = time.perf_counter()
@@ -298,15 +305,23 @@ class ManifestRunner:
             )
             for asset in todo
         ]
-        results = self.describer.describe_many(requests)
-        for n, (asset, result) in enumerate(zip(todo, results, strict=True), 1):
+        tracker.set(describe_total=len(todo), crops_described=0)
+        finished = 0
+
+        def on_done(index: int, result: Description | Exception) -> None:
+            # Remote describers finish out of order: count each asset as it lands.
+            nonlocal finished
+            finished += 1
+            tracker.set(crops_described=finished)
+
+        results = self.describer.describe_many(requests, on_done=on_done)
+        for asset, result in zip(todo, results, strict=True):
             if isinstance(result, Exception):
-                asset.describe_error = str(result)
+                asset.describe_error = str(result) or type(result).__name__
             else:
                 asset.description = result
                 if asset.source is not AssetSource.UPLOADED:
                     asset.name = result.suggested_name
-            tracker.set(crops_described=n)
         state.counters["describe_errors"] = sum(a.describe_error is not None for a in state.planned)
         state.counters["pinned"] = len(state.planned) - len(todo)
 
@@ -429,13 +444,9 @@ def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
     if planned.pinned:
         return  # the user's own primary reference, and the description made from it, stay
     asset.is_face_crop = planned.primary.kind == "face"
-    description = planned.description
-    asset.reverse_prompt = description.reverse_prompt if description else None
-    asset.visual_description = description.visual_description if description else None
-    asset.description = description.visual_description if description else planned.describe_error
-    asset.suggested_name = description.suggested_name if description else None
-    asset.quality_score = (
-        description.quality_score
-        if description
-        else (planned.primary.quality.score if planned.primary.quality else None)
+    store_description(
+        asset,
+        planned.description,
+        planned.describe_error,
+        fallback_quality=planned.primary.quality.score if planned.primary.quality else None,
     )

@@ -17,6 +17,7 @@ from vidpipe.imaging.quality import assess_crop
 from vidpipe.inference.face_analysis import face_crop
 from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.storage import FileStore
 
@@ -88,9 +89,5 @@ def swap_reference(
         session.flush()
         asset.primary_reference = reference
         asset.is_face_crop = is_face
-        asset.reverse_prompt = description.reverse_prompt
-        asset.visual_description = description.visual_description
-        asset.description = description.visual_description
-        asset.quality_score = description.quality_score
-        asset.suggested_name = description.suggested_name
+        store_description(asset, description)
     return asset

@@ -85,6 +85,14 @@ def registry_json(manifest: Manifest, store: FileStore) -> dict[str, Any]:
                 "detection_class": a.detection_class,
                 "detection_confidence": a.detection_confidence,
                 "is_face_crop": a.is_face_crop,
+                "described_by": {
+                    "provider": a.describe_provider,
+                    "model": a.describe_model,
+                    "prompt_version": a.describe_prompt_version,
+                    "input_tokens": a.describe_input_tokens,
+                    "output_tokens": a.describe_output_tokens,
+                    "error": a.describe_error,
+                },
                 "primary_reference": str(a.primary_reference_id) if a.primary_reference_id else None,
                 "references": [
                     {
@@ -127,6 +135,11 @@ def registry_markdown(manifest: Manifest, store: FileStore) -> str:
             lines += ["**Recreation prompt**", "", f"> {asset['reverse_prompt']}", ""]
         if asset["visual_description"]:
             lines += ["**Description**", "", asset["visual_description"], ""]
+        by = asset["described_by"]
+        if by["provider"]:
+            lines += [f"*Described by {by['provider']} ({by['model']}, prompt {by['prompt_version']}).*", ""]
+        elif by["error"]:
+            lines += [f"*Not described: {by['error']}*", ""]
         others = [r for r in asset["references"] if r is not primary]
         if others:
             lines += [f"Other references ({len(others)}): " + ", ".join(f"![]({r['thumbnail']})" for r in others), ""]

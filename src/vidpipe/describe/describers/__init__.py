@@ -1,1 +1,1 @@
-"""Describer implementations: offline now, remote vision models later."""
+"""Describer implementations: offline (local measurements), Gemini, and OpenAI-compatible servers."""
