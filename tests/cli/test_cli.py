@@ -187,6 +187,7 @@ def test_manifest_create_process_show_export(data_dir: Path, tmp_path: Path) -> 
     assert json.loads(processed.stdout)["assets_per_type"]["PROP"] >= 1
     shown = runner.invoke(app, ["manifest", "show", manifest_id])
     assert "PROP_01" in shown.stdout and "Espresso cup" in shown.stdout and "VEH_01" in shown.stdout
+    assert "described by" in shown.stdout and "offline" in shown.stdout  # who wrote each description
     listed = runner.invoke(app, ["manifest", "list"])
     assert "Pilot" in listed.stdout and "READY" in listed.stdout
     exported = runner.invoke(app, ["manifest", "export", manifest_id, "--format", "json"])
