@@ -6,7 +6,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -20,6 +20,13 @@ from vidpipe.db.models import Asset, Manifest
 from vidpipe.domain.enums import AssetSource, AssetType
 from vidpipe.errors import VidpipeError
 from vidpipe.fileio import atomic_write
+
+if TYPE_CHECKING:  # imported lazily at run time, so that `--help` stays fast
+    import uuid
+
+    from sqlalchemy.orm import sessionmaker
+
+    from vidpipe.storage import FileStore
 
 app = typer.Typer(help="Build and inspect Asset Registries from reference photos.", no_args_is_help=True)
 ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
@@ -351,7 +358,8 @@ def _tokens(asset: Asset) -> str:
     return f"{asset.describe_input_tokens or 0} in / {asset.describe_output_tokens or 0} out"
 
 
-def _manifest_id(ref: str) -> Any:
+def _open_manifest(ref: str) -> tuple[sessionmaker[Session], FileStore, uuid.UUID]:
+    """The registry's session factory and file store, and the id of the manifest ``ref`` names."""
     from vidpipe.pipeline.registry import find_manifest
 
     factory, store = open_registry(settings_with(None))
@@ -368,7 +376,7 @@ def merge_cmd(
     """Merge assets that are one character, prop or place; kept through every re-run."""
     from vidpipe.pipeline.corrections import merge_assets
 
-    factory, _, parsed = _manifest_id(manifest_id)
+    factory, _, parsed = _open_manifest(manifest_id)
     result = merge_assets(factory, parsed, keep, others)
     console.print(
         f"merged {', '.join(result.merged)} into {result.kept} ({result.references_moved} reference(s) moved)",
@@ -394,7 +402,7 @@ def split_cmd(
     from vidpipe.describe.chain import build_describer
     from vidpipe.pipeline.corrections import split_asset
 
-    factory, store, parsed = _manifest_id(manifest_id)
+    factory, store, parsed = _open_manifest(manifest_id)
     describer = build_describer(settings_with(model_dir, describers=describers))
     result = split_asset(factory, store, describer, parsed, tag, positions, name)
     console.print(
@@ -413,7 +421,7 @@ def rename_cmd(
     """Rename an asset; re-runs keep the name."""
     from vidpipe.pipeline.corrections import rename_asset
 
-    factory, _, parsed = _manifest_id(manifest_id)
+    factory, _, parsed = _open_manifest(manifest_id)
     asset = rename_asset(factory, parsed, tag, name)
     console.print(f"{asset.manifest_tag} is now {asset.name!r}", highlight=False)
 
@@ -428,7 +436,7 @@ def tag_cmd(
     """Add or remove an asset's own tags (hero, night-scene...); re-runs keep them."""
     from vidpipe.pipeline.corrections import edit_user_tags
 
-    factory, _, parsed = _manifest_id(manifest_id)
+    factory, _, parsed = _open_manifest(manifest_id)
     tags = edit_user_tags(factory, parsed, tag, add, remove)
     console.print(f"{tag.upper()} user tags: {', '.join(tags) or 'none'}", highlight=False)
 

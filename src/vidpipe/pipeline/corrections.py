@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -25,10 +24,9 @@ from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
-from vidpipe.inference.nms import box_iou
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
-from vidpipe.pipeline.planning import SAME_VIEW_IOU
+from vidpipe.pipeline.planning import SAME_VIEW_IOU, bbox_iou
 from vidpipe.pipeline.uploads import clean_name
 from vidpipe.storage import FileStore
 
@@ -93,10 +91,11 @@ def _views(asset: Asset) -> list[View]:
 
 
 def _same_view(a: View, b: View) -> bool:
-    if a[0] != b[0]:
-        return False
-    iou = box_iou(np.asarray([a[1]], np.float32), np.asarray([b[1]], np.float32))[0, 0]
-    return bool(iou >= SAME_VIEW_IOU)
+    return a[0] == b[0] and bbox_iou(a[1], b[1]) >= SAME_VIEW_IOU
+
+
+def _row_views(row: AssetDecision) -> tuple[View, View]:
+    return (row.upload_a_id, list(row.bbox_a)), (row.upload_b_id, list(row.bbox_b))
 
 
 def _record(session: Session, manifest_id: uuid.UUID, same: bool, pairs: Sequence[tuple[View, View]]) -> None:
@@ -104,7 +103,7 @@ def _record(session: Session, manifest_id: uuid.UUID, same: bool, pairs: Sequenc
     existing = list(session.scalars(select(AssetDecision).where(AssetDecision.manifest_id == manifest_id)))
     for a, b in pairs:
         for row in existing:
-            ra, rb = (row.upload_a_id, list(row.bbox_a)), (row.upload_b_id, list(row.bbox_b))
+            ra, rb = _row_views(row)
             if (_same_view(ra, a) and _same_view(rb, b)) or (_same_view(ra, b) and _same_view(rb, a)):
                 session.delete(row)
         session.add(
@@ -171,7 +170,7 @@ def _record_forget(session: Session, manifest_id: uuid.UUID, a_views: list[View]
     for row in list(session.scalars(select(AssetDecision).where(AssetDecision.manifest_id == manifest_id))):
         if row.same:
             continue
-        ra, rb = (row.upload_a_id, list(row.bbox_a)), (row.upload_b_id, list(row.bbox_b))
+        ra, rb = _row_views(row)
         in_a = [any(_same_view(r, v) for v in a_views) for r in (ra, rb)]
         in_b = [any(_same_view(r, v) for v in b_views) for r in (ra, rb)]
         if (in_a[0] and in_b[1]) or (in_a[1] and in_b[0]):

@@ -114,7 +114,8 @@ class RunState:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-def _bbox_iou(a: tuple[float, ...], b: list[float] | None) -> float:
+def bbox_iou(a: Sequence[float], b: Sequence[float] | None) -> float:
+    """IoU of two x1, y1, x2, y2 boxes; 0 when the second is missing."""
     if b is None:
         return 0.0
     return float(box_iou(np.asarray([a], np.float32), np.asarray([b], np.float32))[0, 0])
@@ -130,7 +131,7 @@ def locate(upload_id: uuid.UUID, bbox: Sequence[float], crops: Sequence[Crop]) -
     for crop in crops:
         if crop.upload.id != upload_id:
             continue
-        iou = _bbox_iou(crop.box, list(bbox))
+        iou = bbox_iou(crop.box, bbox)
         if iou > best_iou:
             best, best_iou = crop, iou
     return best
@@ -186,7 +187,7 @@ def match_previous(planned: list[PlannedAsset], previous: list[Asset]) -> None:
                 1
                 for crop in plan.crops
                 for ref in old.references
-                if ref.upload_id == crop.upload.id and _bbox_iou(crop.box, ref.bbox) >= 0.5
+                if ref.upload_id == crop.upload.id and bbox_iou(crop.box, ref.bbox) >= SAME_VIEW_IOU
             )
             if shared:
                 scores.append((shared, -i, -j, i, j))
