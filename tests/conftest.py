@@ -16,10 +16,22 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
+from vidpipe.app import AppContext
+from vidpipe.db.models import Asset
+from vidpipe.db.repositories.manifests import find_manifest
+from vidpipe.describe.describers.offline import OfflineDescriber
+from vidpipe.domain.enums import AssetType, JobStatus
+from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.inference.sessions import clear_sessions
+from vidpipe.pipeline.run_stats import RunStats
+from vidpipe.pipeline.toolkit import VisionToolkit
+from vidpipe.pipeline.uploads import PhotoIn
+from vidpipe.services import manifests, runs
 from vidpipe.settings import Settings
+from vidpipe.storage import FileStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or REPO_ROOT.parent / "shared" / "models").resolve()
@@ -101,3 +113,83 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'registry.db'}"
     else:
         yield from _postgres_database()
+
+
+# ---------------------------------------------------------------- the engine: models, registry, runs
+
+MakeManifest = Callable[[sessionmaker[Session], FileStore, list[PhotoIn]], uuid.UUID]
+AssetsOf = Callable[[sessionmaker[Session], uuid.UUID], list[Asset]]
+
+
+@pytest.fixture(scope="module")
+def toolkit(settings: Settings) -> VisionToolkit:
+    return VisionToolkit.create(settings)
+
+
+class ForegroundRuns:
+    """Runs a manifest as the CLI does: a job requested and run here to its end, through the services."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.describer = ctx.describer()
+
+    def run(self, manifest_id: uuid.UUID, reprocess: bool = False) -> RunStats:
+        job = runs.process_manifest(self.ctx, str(manifest_id), reprocess=reprocess)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise VidpipeError(job.error or job.status.value)
+        stats = manifests.show_manifest(self.ctx, str(manifest_id)).stats
+        assert stats is not None
+        return stats
+
+
+@pytest.fixture
+def app_ctx(database_url: str, tmp_path: Path, toolkit: VisionToolkit, settings: Settings) -> Iterator[AppContext]:
+    """An application context on a fresh registry of each kind, sharing the module's models."""
+    here = settings.model_copy(update={"data_dir": tmp_path / "data", "database_url": database_url})
+    with AppContext.open(here, toolkit=toolkit, describer=OfflineDescriber(classifier=toolkit.classifier)) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def env(app_ctx: AppContext) -> tuple[sessionmaker[Session], FileStore, ForegroundRuns]:
+    return app_ctx.factory, app_ctx.store, ForegroundRuns(app_ctx)
+
+
+def _production(data_dir: Path) -> list[PhotoIn]:
+    faces = data_dir / "faces/face_recognition"
+    samples = data_dir / "detection/skimage_data"
+    return [
+        PhotoIn(faces / "obama.jpg", AssetType.CHARACTER, "The President"),
+        PhotoIn(faces / "obama2.jpg", AssetType.CHARACTER, "The President, side"),
+        PhotoIn(samples / "coffee.png", AssetType.PROP, "Espresso"),
+        PhotoIn(samples / "motorcycle_left.png", AssetType.VEHICLE, "Bike"),
+        PhotoIn(faces / "two_people.jpg", AssetType.ENVIRONMENT, "Press room"),
+    ]
+
+
+def _assets_of(factory: sessionmaker[Session], manifest_id: uuid.UUID) -> list[Asset]:
+    with factory() as session:
+        return list(find_manifest(session, str(manifest_id)).assets)
+
+
+@pytest.fixture
+def make_manifest(app_ctx: AppContext) -> MakeManifest:
+    """Creates a manifest through the service (the factory and store are those of ``app_ctx``)."""
+
+    def make(_factory: sessionmaker[Session], _store: FileStore, photos: list[PhotoIn]) -> uuid.UUID:
+        result = manifests.create_manifest(app_ctx, "Test production", photos)
+        assert not result.refused and not result.duplicates
+        return result.manifest.id
+
+    return make
+
+
+@pytest.fixture
+def production(data_dir: Path) -> list[PhotoIn]:
+    """Two portraits of one man, a cup, a motorcycle and a press room with two men."""
+    return _production(data_dir)
+
+
+@pytest.fixture
+def assets_of() -> AssetsOf:
+    return _assets_of

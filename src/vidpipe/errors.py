@@ -22,6 +22,24 @@ class VidpipeError(Exception):
         return self.message if not self.detail else f"{self.message} ({self.detail})"
 
 
+class NotFoundError(VidpipeError):
+    """The manifest, asset or job named does not exist."""
+
+    status = 404
+
+
+class ConflictError(VidpipeError):
+    """The request contradicts the current state (a run in progress, a refused correction)."""
+
+    status = 409
+
+
+class CancelledError(VidpipeError):
+    """A run stopped because the user asked it to."""
+
+    status = 409
+
+
 class ImageLoadError(VidpipeError):
     """An input file could not be used as an image."""
 

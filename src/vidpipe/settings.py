@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -100,6 +100,33 @@ class DescribeSettings(BaseModel):
         return names
 
 
+class JobSettings(BaseModel):
+    """How background jobs run, prove they are alive, and are recovered; times in seconds."""
+
+    workers: int = Field(2, ge=1, le=64, description="Jobs run at once by the embedded thread-pool runner")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A running job without a heartbeat for this long is stale and recovered"
+    )
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job writes its heartbeat")
+    max_attempts: int = Field(3, ge=1, le=100, description="Runs of one job, retries after a crash included")
+    cancel_poll_seconds: float = Field(
+        0.5, gt=0, le=5, description="How often a running job looks for a cancel request from another process"
+    )
+    sweep_seconds: float = Field(
+        10.0, gt=0, description="How often a long-lived process recovers stale jobs and picks up queued ones"
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> JobSettings:
+        # Two missed heartbeats must not yet make a live job look dead.
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be at most half of lease_seconds "
+                f"({self.lease_seconds}), or live jobs would be taken for dead ones"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", env_nested_delimiter="__", extra="ignore")
 
@@ -118,6 +145,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     describe: DescribeSettings = Field(default_factory=DescribeSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     allow_restricted_licences: bool = Field(
         False,
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",

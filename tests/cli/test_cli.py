@@ -243,7 +243,7 @@ def test_manifest_corrections_merge_split_rename_tag(data_dir: Path) -> None:
     merged = runner.invoke(app, ["manifest", "merge", manifest_id, "CHAR_01", "CHAR_02"])
     assert merged.exit_code == 0 and "merged CHAR_02 into CHAR_01" in merged.stdout
     unknown = runner.invoke(app, ["manifest", "merge", manifest_id, "CHAR_01", "CHAR_02"])
-    assert "no asset tagged 'CHAR_02'" in str(unknown.exception)
+    assert "no asset 'CHAR_02'" in str(unknown.exception)
     registry = json.loads(runner.invoke(app, ["manifest", "export", manifest_id]).stdout)
     characters = [a for a in registry["assets"] if a["type"] == "CHARACTER"]
     assert len(characters) == 1 and characters[0]["manifest_tag"] == "CHAR_01"

@@ -10,7 +10,16 @@ from vidpipe.db.base import Base
 from vidpipe.db.engine import make_engine
 from vidpipe.db.migrate import downgrade, is_current, upgrade
 
-TABLES = {"manifests", "uploads", "assets", "asset_references", "asset_decisions", "jobs", "alembic_version"}
+TABLES = {
+    "manifests",
+    "uploads",
+    "assets",
+    "asset_references",
+    "asset_decisions",
+    "jobs",
+    "dismissed_views",
+    "alembic_version",
+}
 
 
 def test_upgrade_builds_the_schema_the_models_describe(database_url: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from vidpipe.db.models import AssetDecision, Manifest, Upload
 from vidpipe.domain.enums import AssetSource, AssetType
 from vidpipe.errors import VidpipeError
-from vidpipe.pipeline.corrections import edit_user_tags, merge_assets, rename_asset, split_asset
+from vidpipe.pipeline.corrections import delete_asset, edit_user_tags, merge_assets, rename_asset, split_asset
 from vidpipe.pipeline.uploads import PhotoIn
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
@@ -82,12 +82,72 @@ def test_a_split_is_kept_by_a_rerun(env: tuple, make_manifest, assets_of, data_d
     assert double.reverse_prompt and double.primary_reference_id == double.references[0].id
     moved_from = double.references[0].upload_id
 
+    for _ in range(2):  # the first re-run plans the double as its photo's asset; the second starts from that
+        runner.run(manifest_id, reprocess=True)
+        after = characters(assets_of(factory, manifest_id))
+        assert set(after) == {"CHAR_01", "CHAR_02"}, "the re-run joined what the user split"
+        assert [r.upload_id for r in after["CHAR_02"].references] == [moved_from]
+        assert moved_from not in {r.upload_id for r in after["CHAR_01"].references}
+        assert after["CHAR_01"].id == senator.id and after["CHAR_01"].name == "Senator"
+        assert after["CHAR_02"].id == double.id
+        assert after["CHAR_02"].name == "Body double", "the re-run replaced the name the user gave in the split"
+
+
+def test_a_split_off_extracted_asset_keeps_the_users_name(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    # One man in two set photos: an extracted character, so re-runs name it by its describer.
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(faces(data_dir) / "obama.jpg", AssetType.ENVIRONMENT, "Office"),
+            PhotoIn(faces(data_dir) / "obama2.jpg", AssetType.ENVIRONMENT, "Hallway"),
+        ],
+    )
+    runner.run(manifest_id)
+    person = characters(assets_of(factory, manifest_id))
+    assert len(person) == 1 and len(person["CHAR_01"].references) == 2
+    assert person["CHAR_01"].source is AssetSource.EXTRACTED
+
+    result = split_asset(factory, store, runner.describer, manifest_id, "CHAR_01", [2], name="Stand-in")
+    split = characters(assets_of(factory, manifest_id))
+    assert split[result.new_tag].name == "Stand-in"
+    assert split[result.new_tag].suggested_name != "Stand-in", "the describer's suggestion is its own"
+
+    for _ in range(2):
+        runner.run(manifest_id, reprocess=True)
+        after = characters(assets_of(factory, manifest_id))
+        assert set(after) == {"CHAR_01", result.new_tag}
+        assert after[result.new_tag].source is AssetSource.EXTRACTED
+        assert after[result.new_tag].name == "Stand-in"
+        assert after["CHAR_01"].name == after["CHAR_01"].suggested_name, "an unnamed asset follows its describer"
+
+
+def test_a_rename_of_a_split_off_asset_is_kept_when_a_rerun_plans_it_as_an_upload(
+    env: tuple,  # type: ignore[type-arg]
+    make_manifest,
+    assets_of,
+    data_dir: Path,
+) -> None:
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(faces(data_dir) / "obama.jpg", AssetType.CHARACTER, "Senator"),
+            PhotoIn(faces(data_dir) / "obama2.jpg", AssetType.CHARACTER, "Senator, later"),
+        ],
+    )
+    runner.run(manifest_id)
+    result = split_asset(factory, store, runner.describer, manifest_id, "CHAR_01", [2])
+    split = characters(assets_of(factory, manifest_id))[result.new_tag]
+    assert split.name == split.suggested_name  # unnamed: named by its describer
+    rename_asset(factory, manifest_id, result.new_tag, "Stunt double")
+
     runner.run(manifest_id, reprocess=True)
     after = characters(assets_of(factory, manifest_id))
-    assert set(after) == {"CHAR_01", "CHAR_02"}, "the re-run joined what the user split"
-    assert [r.upload_id for r in after["CHAR_02"].references] == [moved_from]
-    assert moved_from not in {r.upload_id for r in after["CHAR_01"].references}
-    assert after["CHAR_01"].id == senator.id
+    assert after[result.new_tag].source is AssetSource.UPLOADED  # obama2.jpg's own face
+    assert after[result.new_tag].name == "Stunt double"
 
 
 def test_renames_and_user_tags_are_kept_by_a_rerun(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
@@ -117,6 +177,40 @@ def test_renames_and_user_tags_are_kept_by_a_rerun(env: tuple, make_manifest, as
         assert "Hero mug" in set(session.scalars(select(Upload.name)))
 
 
+def test_merging_assets_of_different_types_needs_force(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory,
+        store,
+        [
+            PhotoIn(faces(data_dir) / "obama.jpg", AssetType.CHARACTER, "Lead"),
+            PhotoIn(data_dir / "detection/skimage_data/coffee.png", AssetType.PROP, "Espresso"),
+        ],
+    )
+    runner.run(manifest_id)
+
+    def snapshot() -> set[tuple[str | None, str, int]]:
+        return {(a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
+
+    before = snapshot()
+    assert {"CHAR_01", "PROP_01"} <= {tag for tag, _, _ in before}
+    with pytest.raises(VidpipeError) as refused:
+        merge_assets(factory, manifest_id, "CHAR_01", ["prop_01"])
+    message = str(refused.value)
+    for part in ("CHAR_01", "'Lead'", "CHARACTER", "PROP_01", "'Espresso'", "PROP", "--force"):
+        assert part in message
+    assert snapshot() == before
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(AssetDecision)) == 0
+        assert session.scalar(select(Manifest.asset_count)) == len(before)
+
+    result = merge_assets(factory, manifest_id, "CHAR_01", ["PROP_01"], force=True)
+    assert result.kept == "CHAR_01" and result.merged == ("PROP_01",)
+    after = by_tag(assets_of(factory, manifest_id))
+    assert "PROP_01" not in after and after["CHAR_01"].asset_type is AssetType.CHARACTER
+    assert len(after["CHAR_01"].references) == 2
+
+
 def test_bad_corrections_are_refused_and_change_nothing(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
     factory, store, runner = env
     manifest_id = make_manifest(
@@ -126,7 +220,7 @@ def test_bad_corrections_are_refused_and_change_nothing(env: tuple, make_manifes
         rename_asset(factory, manifest_id, "PROP_01", "x")
     runner.run(manifest_id)
     before = {(a.manifest_tag, a.name, len(a.references)) for a in assets_of(factory, manifest_id)}
-    with pytest.raises(VidpipeError, match=r"no asset tagged 'CHAR_09'.*PROP_01"):
+    with pytest.raises(VidpipeError, match=r"no asset 'CHAR_09'.*PROP_01"):
         merge_assets(factory, manifest_id, "PROP_01", ["CHAR_09"])
     with pytest.raises(VidpipeError, match="into itself"):
         merge_assets(factory, manifest_id, "PROP_01", ["PROP_01"])
@@ -142,3 +236,48 @@ def test_bad_corrections_are_refused_and_change_nothing(env: tuple, make_manifes
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(AssetDecision)) == 0
         assert session.scalar(select(Manifest.asset_count)) == len(before)
+
+
+def test_a_deleted_extracted_asset_stays_deleted_through_reruns(
+    env: tuple, make_manifest, assets_of, data_dir: Path
+) -> None:  # type: ignore[type-arg]
+    factory, store, runner = env
+    manifest_id = make_manifest(
+        factory, store, [PhotoIn(faces(data_dir) / "two_people.jpg", AssetType.ENVIRONMENT, "Press room")]
+    )
+    runner.run(manifest_id)
+    before = by_tag(assets_of(factory, manifest_id))
+    extracted = sorted(t for t, a in before.items() if a.source is AssetSource.EXTRACTED and t.startswith("CHAR"))
+    assert len(extracted) == 2  # the two men
+    gone = extracted[1]
+
+    result = delete_asset(factory, manifest_id, gone)
+    assert result.tag == gone and result.views_dismissed >= 1
+    assert set(by_tag(assets_of(factory, manifest_id))) == set(before) - {gone}
+
+    runner.run(manifest_id, reprocess=True)
+    after = by_tag(assets_of(factory, manifest_id))
+    assert set(after) == set(before) - {gone}, "the re-run brought the deleted asset back"
+    assert {t: a.id for t, a in after.items()} == {t: a.id for t, a in before.items() if t != gone}
+    with pytest.raises(VidpipeError, match="uploaded photo"):
+        delete_asset(factory, manifest_id, "ENV_01")  # a photo's own asset: its photo would bring it back
+
+
+def test_the_same_photos_always_get_the_same_tags(env: tuple, make_manifest, assets_of, data_dir: Path) -> None:  # type: ignore[type-arg]
+    """Tags are numbered in the photos' order and places, never in the order of random ids."""
+    factory, store, runner = env
+    photos = [
+        PhotoIn(faces(data_dir) / "obama.jpg", AssetType.CHARACTER, "Lead"),
+        PhotoIn(faces(data_dir) / "two_people.jpg", AssetType.CHARACTER, "Press room"),
+    ]
+    registries = []
+    for _ in range(3):
+        manifest_id = make_manifest(factory, store, photos)
+        runner.run(manifest_id)
+        registries.append(
+            sorted(
+                (a.manifest_tag, a.name, [(r.bbox, r.sort_order) for r in a.references])
+                for a in assets_of(factory, manifest_id)
+            )
+        )
+    assert registries[0] == registries[1] == registries[2]

@@ -10,13 +10,16 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from vidpipe.app import AppContext
 from vidpipe.db.models import Job, Manifest
+from vidpipe.db.repositories.manifests import find_manifest
 from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
-from vidpipe.errors import VidpipeError
-from vidpipe.pipeline.manifesting import ManifestBusyError, claim_manifest
-from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
+from vidpipe.errors import ConflictError, VidpipeError
+from vidpipe.pipeline.registry import registry_json, registry_markdown
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
+from vidpipe.services import runs
+from vidpipe.services.runs import ManifestBusyError
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
 
@@ -53,11 +56,7 @@ def test_a_full_run_builds_the_registry(env: tuple, make_manifest, production, a
         assert store.path(manifest.contact_sheet).is_file()
         job = session.scalars(select(Job).where(Job.target_id == manifest_id)).one()
         assert job.status is JobStatus.SUCCEEDED and job.progress["uploads_processed"] == 5
-    assert (
-        stats["uploads"] == 5
-        and stats["people_merged"] >= 2
-        and set(stats["seconds"]) >= {"detect", "describe", "write"}
-    )
+    assert stats.uploads == 5 and stats.people_merged >= 2 and set(stats.seconds) >= {"detect", "describe", "write"}
 
 
 def test_a_rerun_keeps_ids_and_tags_and_never_duplicates(env: tuple, make_manifest, production, assets_of) -> None:  # type: ignore[type-arg]
@@ -84,8 +83,14 @@ def test_a_photo_with_nothing_found_becomes_a_whole_photo_asset(
     assert asset.references[0].bbox == [0.0, 0.0, 320.0, 240.0]
 
 
-def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, make_manifest, production) -> None:  # type: ignore[type-arg]
-    factory, store, runner = env
+def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(
+    env: tuple,  # type: ignore[type-arg]
+    app_ctx: AppContext,
+    make_manifest,
+    production,
+    assets_of,
+) -> None:
+    factory, store, _ = env
     manifest_id = make_manifest(factory, store, production[2:3])
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
@@ -93,8 +98,8 @@ def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, 
     def start() -> None:
         barrier.wait()
         try:
-            claim_manifest(factory, manifest_id, reprocess=False)
-            outcomes.append("ran")
+            job = runs.process_manifest(app_ctx, str(manifest_id))
+            outcomes.append(job.status.value)
         except ManifestBusyError as exc:
             outcomes.append(str(exc))
 
@@ -103,10 +108,12 @@ def test_only_a_draft_starts_and_only_one_of_two_racing_starts_wins(env: tuple, 
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count("ran") == 1
-    assert "already being processed" in next(o for o in outcomes if o != "ran")
-    with pytest.raises(ManifestBusyError, match="already being processed"):
-        runner.run(manifest_id)
+    assert outcomes.count("SUCCEEDED") == 1
+    assert "already being processed" in next(o for o in outcomes if o != "SUCCEEDED")
+    with factory() as session:  # one job, run once: the second request found it queued or running
+        (job,) = session.scalars(select(Job).where(Job.target_id == manifest_id)).all()
+        assert job.status is JobStatus.SUCCEEDED and job.attempts == 1
+    assert assets_of(factory, manifest_id)
 
 
 def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(
@@ -115,7 +122,7 @@ def test_a_failed_run_reports_the_step_and_keeps_the_previous_registry(
     factory, store, runner = env
     manifest_id = make_manifest(factory, store, production[2:4])
     runner.run(manifest_id)
-    with pytest.raises(ManifestBusyError, match="use reprocess"):
+    with pytest.raises(ConflictError, match="use reprocess"):
         runner.run(manifest_id)
     before = sorted((a.id, a.manifest_tag) for a in assets_of(factory, manifest_id))
     with factory() as session:

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vidpipe.app import AppContext
 from vidpipe.db.models import Asset, Job, Manifest
-from vidpipe.describe.chain import build_describer
 from vidpipe.describe.fake_servers import FakeReply, FakeVisionServer
 from vidpipe.domain.enums import AssetType, ManifestStatus
-from vidpipe.pipeline.manifesting import ManifestRunner
-from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
+from vidpipe.services import manifests, runs
+from vidpipe.services.views import JobView
 from vidpipe.settings import Settings
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
@@ -41,6 +41,18 @@ def remote_settings(
     )
 
 
+def remote_app(app_ctx: AppContext, configured: Settings) -> AppContext:
+    """The test's registry, with the configured describers instead of the offline one."""
+    here = configured.model_copy(update={"database_url": app_ctx.settings.database_url})
+    return AppContext.open(here, toolkit=app_ctx.toolkit())
+
+
+def process(ctx: AppContext, manifest_id: object, **options: Any) -> JobView:
+    job = runs.process_manifest(ctx, str(manifest_id), **options)
+    assert job.status.value == "SUCCEEDED", job.error
+    return job
+
+
 def photos(data_dir: Path) -> list[PhotoIn]:
     samples = data_dir / "detection/skimage_data"
     return [
@@ -61,20 +73,21 @@ def test_a_remote_provider_describes_the_registry_and_the_cache_saves_the_rerun(
     env: tuple,  # type: ignore[type-arg]
     make_manifest,  # type: ignore[no-untyped-def]
     assets_of,  # type: ignore[no-untyped-def]
-    toolkit: VisionToolkit,
+    app_ctx: AppContext,
     settings: Settings,
     data_dir: Path,
     tmp_path: Path,
     dialect: str,
 ) -> None:
     factory, store, _ = env
-    with FakeVisionServer(dialect, api_key=KEY) as server:  # type: ignore[arg-type]
-        configured = remote_settings(settings, tmp_path, dialect, server)
-        runner = ManifestRunner(factory, store, toolkit, build_describer(configured))
+    with (
+        FakeVisionServer(dialect, api_key=KEY) as server,  # type: ignore[arg-type]
+        remote_app(app_ctx, remote_settings(settings, tmp_path, dialect, server)) as ctx,
+    ):
         manifest_id = make_manifest(factory, store, photos(data_dir))
         seen: list[dict[str, int]] = []
-        runner.run(
-            manifest_id, progress=lambda step, counters: seen.append(dict(counters)) if step == "describe" else None
+        process(
+            ctx, manifest_id, sink=lambda step, counters: seen.append(dict(counters)) if step == "describe" else None
         )
         assets = assets_of(factory, manifest_id)
         assert len(server.received) == len(assets)
@@ -91,10 +104,9 @@ def test_a_remote_provider_describes_the_registry_and_the_cache_saves_the_rerun(
             job = session.scalars(select(Job).where(Job.target_id == manifest_id)).one()
             assert job.progress["crops_described"] == len(assets)
 
-        runner.run(manifest_id, reprocess=True)  # the cache answers: nothing is paid twice
+        process(ctx, manifest_id, reprocess=True)  # the cache answers: nothing is paid twice
         assert len(server.received) == len(assets)
-        forced = remote_settings(settings, tmp_path, dialect, server, force=True)
-        ManifestRunner(factory, store, toolkit, build_describer(forced)).run(manifest_id, reprocess=True)
+        process(ctx, manifest_id, reprocess=True, force_describe=True)
         assert len(server.received) == 2 * len(assets)
     assert KEY not in registry_text(factory)
 
@@ -103,7 +115,7 @@ def test_bad_replies_are_recorded_per_asset_and_never_fail_the_manifest(
     env: tuple,  # type: ignore[type-arg]
     make_manifest,  # type: ignore[no-untyped-def]
     assets_of,  # type: ignore[no-untyped-def]
-    toolkit: VisionToolkit,
+    app_ctx: AppContext,
     settings: Settings,
     data_dir: Path,
     tmp_path: Path,
@@ -114,12 +126,14 @@ def test_bad_replies_are_recorded_per_asset_and_never_fail_the_manifest(
     with FakeVisionServer("openai", api_key=KEY, script=script) as server:
         configured = remote_settings(settings, tmp_path, "openai", server, max_in_flight=1)
         configured.describe.openai.max_in_flight = 1  # one at a time, so the script goes to one asset
-        runner = ManifestRunner(factory, store, toolkit, build_describer(configured))
         manifest_id = make_manifest(factory, store, photos(data_dir))
-        stats = runner.run(manifest_id)
+        with remote_app(app_ctx, configured) as ctx:
+            process(ctx, manifest_id)
+            stats = manifests.show_manifest(ctx, str(manifest_id)).stats
+    assert stats is not None
     assets = assets_of(factory, manifest_id)
     failed = [a for a in assets if a.describe_error]
-    assert len(failed) == 1 and stats["describe_errors"] == 1
+    assert len(failed) == 1 and stats.describe_errors == 1
     assert failed[0].reverse_prompt is None and failed[0].describe_provider is None
     assert "openai" in failed[0].describe_error and failed[0].quality_score is not None  # measured, not described
     assert all(a.describe_provider == "openai" for a in assets if a is not failed[0])
@@ -131,7 +145,7 @@ def test_a_refused_key_falls_back_to_offline_and_is_never_stored(
     env: tuple,  # type: ignore[type-arg]
     make_manifest,  # type: ignore[no-untyped-def]
     assets_of,  # type: ignore[no-untyped-def]
-    toolkit: VisionToolkit,
+    app_ctx: AppContext,
     settings: Settings,
     data_dir: Path,
     tmp_path: Path,
@@ -139,9 +153,9 @@ def test_a_refused_key_falls_back_to_offline_and_is_never_stored(
     factory, store, _ = env
     with FakeVisionServer("openai", api_key="sk-the-right-one") as server:
         configured = remote_settings(settings, tmp_path, "openai", server, then=["offline"])
-        runner = ManifestRunner(factory, store, toolkit, build_describer(configured))
         manifest_id = make_manifest(factory, store, photos(data_dir))
-        runner.run(manifest_id)
+        with remote_app(app_ctx, configured) as ctx:
+            process(ctx, manifest_id)
         # Only the requests already on the wire are refused; the rest are not sent (max_in_flight 3).
         assert 1 <= len(server.received) <= 3
     assets = assets_of(factory, manifest_id)

@@ -1,4 +1,5 @@
-"""Taking photos into a manifest: bad files refused with reasons, duplicates ignored, names kept safely."""
+"""Taking photos into a manifest: bad files refused with reasons, duplicates reported, names kept safely,
+--names CSVs checked row by row."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from vidpipe.db.engine import make_engine, session_factory
 from vidpipe.db.migrate import upgrade
 from vidpipe.db.models import Manifest
 from vidpipe.domain.enums import AssetType
-from vidpipe.pipeline.uploads import PhotoIn, add_photos, clean_name
+from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.uploads import PhotoIn, add_photos, clean_name, parse_asset_type, photos_from_paths
 from vidpipe.settings import Settings
 from vidpipe.storage import FileStore
 
@@ -104,3 +106,117 @@ def test_clean_name() -> None:
     assert clean_name("  Hero\x00\n ", "x") == "Hero"
     assert clean_name("", "fallback") == "fallback"
     assert len(clean_name("a" * 500, "x")) == 200
+
+
+def test_a_duplicate_is_refused_as_a_duplicate_and_changes_nothing(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "files")
+    red = _photo(tmp_path / "red.png", (255, 0, 0))
+    with factory() as session, session.begin():
+        manifest = Manifest(name="m")
+        session.add(manifest)
+        session.flush()
+        add_photos(session, store, manifest, [PhotoIn(red, AssetType.PROP, "Red card")], Settings())
+    (tmp_path / "copy").mkdir()
+    blue = _photo(tmp_path / "blue.png", (0, 0, 255))
+    blue_again = _photo(tmp_path / "copy" / "blue.png", (0, 0, 255))
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with factory() as session, session.begin():
+        again = session.get(Manifest, manifest.id)
+        assert again is not None
+        added, refused = add_photos(
+            session,
+            store,
+            again,
+            [PhotoIn(p, AssetType.PROP) for p in (red, blue, blue_again, empty)],
+            Settings(),
+        )
+        assert [u.original_filename for u in added] == ["blue.png"]
+        assert again.upload_count == 2 and [u.name for u in again.uploads] == ["Red card", "blue"]
+    by_path = {r.path: r for r in refused}
+    assert list(by_path) == [red, blue_again, empty]
+    assert by_path[red].duplicate_of == "Red card"
+    assert "same bytes as 'Red card' (red.png), already in the manifest" in by_path[red].reason
+    assert by_path[blue_again].duplicate_of == "blue"
+    assert f"same bytes as {str(blue)!r} given earlier in this call" in by_path[blue_again].reason
+    assert by_path[empty].duplicate_of is None  # a bad file is an error, not a duplicate
+
+
+def _csv(tmp_path: Path, text: str, name: str = "names.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_names_match_by_path_or_file_name_and_the_rest_get_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    images = [Path("cast/obama.jpg"), Path("props/cup.png"), Path("props/other.png"), Path("set/room.jpg")]
+    names = _csv(
+        tmp_path,
+        "File,Name,Type\n"
+        "./cast/obama.jpg,The President,character\n"
+        "cup.png,Espresso, Prop \n"
+        f"{tmp_path / 'set/room.jpg'},Press room,\n"
+        "cup.png,Espresso,PROP\n",  # the same values twice are one row
+    )
+    photos = photos_from_paths(images, "object", names)
+    assert photos == [
+        PhotoIn(images[0], AssetType.CHARACTER, "The President"),
+        PhotoIn(images[1], AssetType.PROP, "Espresso"),
+        PhotoIn(images[2], AssetType.OBJECT, None),
+        PhotoIn(images[3], AssetType.OBJECT, "Press room"),
+    ]
+    assert photos_from_paths(images[:1], "STYLE", None) == [PhotoIn(images[0], AssetType.STYLE)]
+
+
+def test_a_names_row_matching_no_photo_is_an_error_listing_every_such_row(tmp_path: Path) -> None:
+    images = [tmp_path / "obama.jpg", tmp_path / "obama2.jpg"]
+    names = _csv(tmp_path, "file,name\nobama.jpg,Obama\nobama2.jgp,Side\n../../etc/x.jpg,Sneaky\n")
+    with pytest.raises(VidpipeError) as info:
+        photos_from_paths(images, "CHARACTER", names)
+    message = str(info.value)
+    assert str(names) in message and "2 row(s) match none of the photos" in message
+    assert "line 3 'obama2.jgp'" in message and "line 4 '../../etc/x.jpg'" in message
+    assert "line 2" not in message  # the row that matches is not blamed
+
+
+def test_a_photo_named_twice_differently_is_an_error_naming_both_rows(tmp_path: Path) -> None:
+    images = [tmp_path / "a" / "cup.png"]
+    twice = _csv(tmp_path, "file,name,type\ncup.png,Espresso,PROP\ncup.png,Latte,PROP\n")
+    with pytest.raises(VidpipeError, match=r"named differently by line 2 .*Espresso.* and line 3 .*Latte"):
+        photos_from_paths(images, "PROP", twice)
+    by_path_and_name = _csv(tmp_path, f"file,name,type\n{images[0]},Espresso,PROP\ncup.png,Espresso,OBJECT\n")
+    with pytest.raises(VidpipeError, match=r"type PROP.* and line 3 .*type OBJECT"):
+        photos_from_paths(images, "PROP", by_path_and_name)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "cannot read names file"),
+        (b"Name,type\nx.jpg,X\n", "needs a 'file' column (and 'name', 'type'); its columns: 'name', 'type'"),
+        (b"", "needs a 'file' column (and 'name', 'type'); its columns: none"),
+        (b"file,name\n\xff\xfe,x\n", "not UTF-8"),
+        (b"file,name,type\nx.jpg,X,BOAT\n", "line 2 ('x.jpg'): unknown asset type 'BOAT'; expected one of CHARACTER"),
+        (b"file,name\n,Nameless\n", "line 2: no file named"),
+    ],
+)
+def test_a_bad_names_file_is_one_clear_error(tmp_path: Path, content: bytes | None, expected: str) -> None:
+    names = tmp_path / "names.csv"
+    if content is not None:
+        names.write_bytes(content)
+    with pytest.raises(VidpipeError) as info:
+        photos_from_paths([tmp_path / "x.jpg"], "PROP", names)
+    assert expected in str(info.value) and str(names) in str(info.value)
+
+
+def test_parse_asset_type() -> None:
+    assert parse_asset_type(" vehicle ", "x") is AssetType.VEHICLE
+    with pytest.raises(VidpipeError, match=r"^--type: unknown asset type 'boat'; expected one of CHARACTER, OBJECT"):
+        parse_asset_type("boat", "--type")
+    with pytest.raises(VidpipeError, match="default type: unknown asset type 'BOAT'"):
+        photos_from_paths([Path("x.jpg")], "BOAT", None)

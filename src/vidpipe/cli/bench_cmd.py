@@ -91,10 +91,12 @@ def bench_manifest(
     images: Path = typer.Option(..., "--images", help="Folder of photos"),
     asset_type: str = typer.Option("OBJECT", "--type", help="Type given to every photo"),
     ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text with OCR where rapidocr is installed"),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Job runs, each alternated with a bare engine run"),
     model_dir: Path | None = ModelDir,
     as_json: bool = JsonOnly,
 ) -> None:
-    """A full manifesting run (offline describer, default models): seconds in total and per step."""
+    """A full manifesting run as a job (offline describer, default models): seconds in total and per
+    step, and what the job machinery costs against the bare engine on the same photos."""
     from vidpipe.bench.manifest import run_manifest_bench
     from vidpipe.domain.enums import AssetType
 
@@ -103,8 +105,28 @@ def bench_manifest(
     except ValueError:
         raise VidpipeError(f"unknown asset type {asset_type!r}") from None
     with err_console.status("Processing"):
-        result = run_manifest_bench(_existing(images, "image folder"), settings_with(model_dir), kind, ocr=ocr)
+        result = run_manifest_bench(
+            _existing(images, "image folder"), settings_with(model_dir), kind, ocr=ocr, rounds=rounds
+        )
     _report(result, as_json, "Manifest bench")
+
+
+@app.command("recovery")
+def bench_recovery(
+    images: Path = typer.Option(..., "--images", help="Folder of photos"),
+    lease: float = typer.Option(30.0, "--lease", min=0.5, help="Job lease in seconds (the default is 30)"),
+    poll: float = typer.Option(0.5, "--poll", min=0.05, help="Seconds between the retries of the next command"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Time from a SIGKILL of `vidpipe manifest process` to a recovered, READY manifest."""
+    from vidpipe.bench.recovery import run_recovery_bench
+
+    with err_console.status(f"Killing a run and recovering it (lease {lease:g} s)"):
+        result = run_recovery_bench(
+            _existing(images, "image folder"), settings_with(model_dir), lease_seconds=lease, poll_seconds=poll
+        )
+    _report(result, as_json, "Recovery bench")
 
 
 @app.command("describe")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -17,6 +17,9 @@ from vidpipe.domain.detections import Detections
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from vidpipe.app import AppContext
 
 console = Console()
 err_console = Console(stderr=True)
@@ -96,17 +99,13 @@ def objects_and_faces(objects: Detections, faces: Detections) -> Detections:
     return Detections.merge([relabel(objects, 0), relabel(faces, len(COCO80))])
 
 
-def open_registry(settings: Settings) -> tuple[Any, Any]:
-    """The session factory and file store for the configured database and data folder.
+def open_app(
+    model_dir: Path | None = None, *, describers: str | None = None, force_describe: bool = False
+) -> AppContext:
+    """The application context for a command (see `vidpipe.app`), with the command's overrides.
 
-    The schema is brought up to date first, so the embedded SQLite default works on first use.
+    Opening it brings the schema up to date and recovers runs whose process died.
     """
-    from vidpipe.db.engine import make_engine, session_factory
-    from vidpipe.db.migrate import is_current, upgrade
-    from vidpipe.storage import FileStore
+    from vidpipe.app import AppContext
 
-    url = settings.resolved_database_url
-    engine = make_engine(url)
-    if not is_current(engine):
-        upgrade(url)
-    return session_factory(engine), FileStore(settings.data_dir / "files")
+    return AppContext.open(settings_with(model_dir, describers=describers, force_describe=force_describe))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vidpipe.cli.common import console, objects_and_faces, open_registry, settings_with
+from vidpipe.cli.common import console, objects_and_faces, open_app, settings_with
 from vidpipe.domain.enums import AssetType
 from vidpipe.fileio import atomic_write
 from vidpipe.imaging.draw import draw_detections, save_image
@@ -42,20 +42,16 @@ def demo(
 ) -> None:
     """Build a manifest from sample photos, process it, and write what a person would look at."""
     from vidpipe.cli.manifest_cmd import _print_stats, run_manifest
-    from vidpipe.db.models import Manifest
-    from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
-    from vidpipe.pipeline.uploads import PhotoIn, add_photos
+    from vidpipe.pipeline.uploads import PhotoIn
+    from vidpipe.services import manifests
 
     settings = settings_with(model_dir)
-    factory, store = open_registry(settings)
     photos = [PhotoIn(path=p, asset_type=kind, name=name) for p, name, kind in sample_photos()]
-    with factory() as session, session.begin():
-        manifest = Manifest(name="vidpipe demo")
-        session.add(manifest)
-        session.flush()
-        add_photos(session, store, manifest, photos, settings)
-    console.print(f"manifest {manifest.id}: {len(photos)} sample photos ({settings.resolved_database_url})")
-    stats = run_manifest(str(manifest.id), reprocess=False, model_dir=model_dir)
+    with open_app(model_dir) as ctx:
+        created = manifests.create_manifest(ctx, "vidpipe demo", photos)
+    manifest_id = str(created.manifest.id)
+    console.print(f"manifest {manifest_id}: {len(created.added)} sample photos ({settings.resolved_database_url})")
+    _, stats = run_manifest(manifest_id, reprocess=False, model_dir=model_dir)
 
     # Pictures: each photo with what was found, the contact sheet, and the production bible.
     detector = create_object_detector(settings=settings)
@@ -65,18 +61,18 @@ def demo(
         objects = detector.detect(image)
         found = objects_and_faces(objects, drop_animal_faces(faces.detect(image), objects))
         save_image(draw_detections(image, found), out / f"{path.stem}.detections.jpg")
-    with factory() as session:
-        loaded = find_manifest(session, str(manifest.id))
-        if loaded.contact_sheet:
+    with open_app(model_dir) as ctx:
+        view = manifests.show_manifest(ctx, manifest_id)
+        bible = manifests.export_manifest(ctx, manifest_id, "md")
+        if view.contact_sheet_key:
             out.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(store.path(loaded.contact_sheet), out / "contact_sheet.jpg")
-        with atomic_write(out / "bible.md") as handle:
-            handle.write((registry_markdown(loaded, store) + "\n").encode("utf-8"))
-        assets = registry_json(loaded, store)["assets"]
-    for asset in assets:
+            shutil.copyfile(ctx.store.path(view.contact_sheet_key), out / "contact_sheet.jpg")
+    with atomic_write(out / "bible.md") as handle:
+        handle.write((bible + "\n").encode("utf-8"))
+    for asset in view.assets:
         console.print(
-            f"  {asset['manifest_tag']:<9} {asset['type']:<12} {asset['name']}  (quality {asset['quality_score']})",
+            f"  {asset.tag or '-':<9} {asset.asset_type.value:<12} {asset.name}  (quality {asset.quality_score})",
             highlight=False,
         )
     _print_stats(stats)
-    console.print(f"pictures and bible.md in {out}/; `vidpipe manifest show {manifest.id}` lists the registry")
+    console.print(f"pictures and bible.md in {out}/; `vidpipe manifest show {manifest_id}` lists the registry")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from vidpipe.cli.common import (
     console,
@@ -17,6 +17,7 @@ from vidpipe.cli.common import (
     progress_bar,
     settings_with,
 )
+from vidpipe.cli.tables import narrow_table, shorten_paths
 from vidpipe.domain.detections import Detections
 from vidpipe.imaging.draw import draw_detections, save_image
 from vidpipe.inference.face_analysis import drop_animal_faces
@@ -81,14 +82,24 @@ def detect(
 
 
 def _print_table(report: list[dict[str, Any]]) -> None:
-    table = Table(title="Detections")
-    for column in ("file", "kind", "class", "score", "box (x1, y1, x2, y2)"):
-        table.add_column(column)
-    for entry in report:
-        rows = [("object", r) for r in entry["objects"]] + [("face", r) for r in entry["faces"]]
+    # No "kind" column: a face's class is "face", which no COCO object class is. A box split over
+    # two lines reads as two boxes, so only the class may wrap.
+    table = narrow_table(
+        "Detections", [("file", "key"), ("class", "text"), ("score", "key"), ("x1, y1, x2, y2", "key")]
+    )
+    names = shorten_paths([e["file"] for e in report])
+    for number, (entry, name) in enumerate(zip(report, names, strict=True), 1):
+        rows = entry["objects"] + entry["faces"]
+        last = number == len(report)
         if not rows:
-            table.add_row(entry["file"], "-", "nothing found", "", "")
-        for kind, row in rows:
-            box = ", ".join(f"{v:.0f}" for v in row["box"])
-            table.add_row(entry["file"], kind, row["class_name"], f"{row['confidence']:.2f}", box)
+            table.add_row(escape(name), "nothing found", "", "", end_section=not last)
+        for n, row in enumerate(rows):
+            # The file once per group of rows: a column repeating one name says less than a blank.
+            table.add_row(
+                escape(name) if n == 0 else "",
+                row["class_name"],
+                f"{row['confidence']:.2f}",
+                ", ".join(f"{v:.0f}" for v in row["box"]),
+                end_section=n == len(rows) - 1 and not last,
+            )
     console.print(table)

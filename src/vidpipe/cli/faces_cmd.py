@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from vidpipe.cli.common import console, err_console, load_images, print_json, progress_bar, settings_with
+from vidpipe.cli.tables import ColumnKind, narrow_table, shorten_paths
 from vidpipe.imaging.draw import montage, save_image
 from vidpipe.inference.face_analysis import Face, FaceAnalyzer, face_crop
 
@@ -55,13 +56,21 @@ def group(
         faces, same=_pairs(same, "--same"), different=_pairs(different, "--different"), threshold=threshold
     )
     by_key = {f.key: f for f in faces}
+    # A face key is its photo's path then "#N"; tables and captions show the photo's short name.
+    photos = list(dict.fromkeys(f.photo for f in faces))
+    short_photo = dict(zip(photos, shorten_paths(photos), strict=True))
+
+    def short_key(key: str) -> str:
+        face = by_key[key]
+        return short_photo[face.photo] + key[len(face.photo) :]
+
     montages: list[str | None] = []
     for number, person in enumerate(groups, 1):
         if out is None:
             montages.append(None)
             continue
         path = out / f"person_{number:02d}.jpg"
-        captions = [f"{k.rsplit('/', 1)[-1]} q{by_key[k].quality.score:.1f}" for k in person.members]
+        captions = [f"{short_key(k)} q{by_key[k].quality.score:.1f}" for k in person.members]
         tiles = [crops[k] for k in person.members]
         save_image(montage(tiles, captions=captions, title=f"Person {number}: {len(tiles)} face(s)"), path)
         montages.append(str(path))
@@ -85,11 +94,21 @@ def group(
             }
         )
     else:
-        table = Table(title=f"{len(groups)} people in {len(faces)} faces ({analyzer.embedder.name})")
-        for column in ("person", "faces", "representative", "montage"):
-            table.add_column(column)
+        # The representative is one of the faces: marked there (when a person has several) rather
+        # than in a column of its own, so that two columns of long file names need not share 80
+        # characters. Montages all lie in --out, which the caption names once.
+        marked = any(len(g.members) > 1 for g in groups)
+        notes = ["* the face that represents the person"] if marked else []
+        columns: list[tuple[str, ColumnKind]] = [("person", "key"), ("faces", "key")]
+        if out is not None:
+            notes.append(f"montages in {out}")
+            columns.append(("montage", "key"))
+        title = f"{len(groups)} people in {len(faces)} faces ({analyzer.embedder.name})"
+        table = narrow_table(title, columns, caption=escape("; ".join(notes)) or None)
         for i, (g, m) in enumerate(zip(groups, montages, strict=True), 1):
-            table.add_row(str(i), "\n".join(g.members), g.representative, m or "")
+            keys = [escape(short_key(k)) + (" *" if marked and k == g.representative else "") for k in g.members]
+            montage_cell = [escape(Path(m).name)] if m else []
+            table.add_row(str(i), "\n".join(keys), *montage_cell, end_section=i < len(groups))
         console.print(table)
     for path, error in failed:
         err_console.print(f"[red]skipped[/] {path}: {error}")

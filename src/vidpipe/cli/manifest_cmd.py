@@ -1,32 +1,32 @@
-"""``vidpipe manifest``: build, process, inspect and export Asset Registries."""
+"""``vidpipe manifest``: build, process, inspect, correct and export Asset Registries.
+
+Each command parses its arguments, calls one service of the engine API (`vidpipe.services`) with
+the application context, and renders what comes back.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from vidpipe.cli.common import console, err_console, open_registry, settings_with
-from vidpipe.db.models import Asset, Manifest
-from vidpipe.domain.enums import AssetSource, AssetType
+from vidpipe.cli.common import console, err_console, open_app, settings_with
+from vidpipe.cli.tables import narrow_table
+from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.fileio import atomic_write
 
 if TYPE_CHECKING:  # imported lazily at run time, so that `--help` stays fast
-    import uuid
-
-    from sqlalchemy.orm import sessionmaker
-
-    from vidpipe.storage import FileStore
+    from vidpipe.app import AppContext
+    from vidpipe.pipeline.run_stats import RunStats
+    from vidpipe.services.views import AssetView, IntakeResult, JobView, ManifestView
 
 app = typer.Typer(help="Build and inspect Asset Registries from reference photos.", no_args_is_help=True)
 ModelDir = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)")
@@ -35,59 +35,37 @@ Describers = typer.Option(
     "--describer",
     help="Describers in order of preference, e.g. 'gemini,offline' (default: VIDPIPE_DESCRIBE__PROVIDERS)",
 )
+ManifestRef = typer.Argument(..., help="Manifest id (or its first 6+ characters)")
+AssetRef = typer.Argument(..., help="Asset tag (e.g. CHAR_01) or asset id")
+
+# Exit status when some photos were refused and the rest kept (as `detect` does with bad files).
+EXIT_PARTIAL = 1
 
 
 def _types() -> str:
     return ", ".join(t.value for t in AssetType)
 
 
-def _parse_type(value: str, where: str) -> AssetType:
+def _providers(describers: str | None) -> list[str] | None:
+    """``--describer`` as a validated list (the same rules as VIDPIPE_DESCRIBE__PROVIDERS)."""
+    return None if describers is None else settings_with(None, describers=describers).describe.providers
+
+
+@contextmanager
+def _app(model_dir: Path | None = None) -> Iterator[AppContext]:
+    ctx = open_app(model_dir)
     try:
-        return AssetType(value.strip().upper())
-    except ValueError:
-        raise VidpipeError(f"{where}: unknown asset type {value!r}; expected one of {_types()}") from None
+        yield ctx
+    finally:
+        ctx.close()
 
 
-def _read_names(csv_path: Path) -> dict[str, tuple[str | None, str | None]]:
-    """file → (name, type) from a CSV with columns file,name[,type]; files match by path or file name."""
-    try:
-        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or "file" not in reader.fieldnames:
-                raise VidpipeError(f"names file {str(csv_path)!r} needs a 'file' column (and 'name', 'type')")
-            return {row["file"]: (row.get("name") or None, row.get("type") or None) for row in reader}
-    except OSError as exc:
-        raise VidpipeError(f"cannot read names file {str(csv_path)!r}: {exc}") from exc
-
-
-def build_photos(images: list[Path], default_type: str, names_csv: Path | None) -> list[Any]:
-    from vidpipe.pipeline.uploads import PhotoIn
-
-    names = _read_names(names_csv) if names_csv else {}
-    photos = []
-    for path in images:
-        name, kind = names.get(str(path), names.get(path.name, (None, None)))
-        asset_type = _parse_type(kind or default_type, f"type of {path}")
-        photos.append(PhotoIn(path=path, asset_type=asset_type, name=name))
-    return photos
-
-
-def _take_photos(
-    target: Callable[[Session], Manifest], images: list[Path], asset_type: str, names: Path | None
-) -> tuple[Manifest, int, list[Any]]:
-    """Add photos to the manifest ``target`` returns (a new or an existing one) in one transaction;
-    print the refused ones. Returns the manifest, how many photos were added, and the refusals."""
-    from vidpipe.pipeline.uploads import add_photos
-
-    settings = settings_with(None)
-    photos = build_photos(images, asset_type, names)
-    factory, store = open_registry(settings)
-    with factory() as session, session.begin():
-        manifest = target(session)
-        added, refused = add_photos(session, store, manifest, photos, settings)
-    for refusal in refused:
-        err_console.print(f"[red]refused[/] {refusal.path}: {refusal.reason}")
-    return manifest, len(added), refused
+def _print_intake(result: IntakeResult, verb: str) -> None:
+    for note in result.refused:
+        err_console.print(f"[red]refused[/] {escape(note.path)}: {escape(note.reason)}", highlight=False)
+    for note in result.duplicates:
+        err_console.print(f"[yellow]skipped[/] {escape(note.path)}: {escape(note.reason)}", highlight=False)
+    console.print(f"{verb} {len(result.added)} photo(s)", highlight=False)
 
 
 @app.command("create")
@@ -99,37 +77,38 @@ def create(
     ),
     names: Path | None = typer.Option(None, "--names", help="CSV with file,name,type per photo"),
 ) -> None:
-    """Create a manifest from reference photos and print its id. Bad photos are refused, the rest kept."""
+    """Create a manifest from reference photos and print its id. Bad photos are refused, the rest
+    kept (exit 1); with no usable photo nothing is created (exit 2)."""
+    from vidpipe.pipeline.uploads import photos_from_paths
+    from vidpipe.services.manifests import create_manifest
 
-    def new_manifest(session: Session) -> Manifest:
-        manifest = Manifest(name=name.strip() or "Untitled")
-        session.add(manifest)
-        session.flush()
-        return manifest
-
-    manifest, added, refused = _take_photos(new_manifest, images, asset_type, names)
-    console.print(f"created manifest [bold]{manifest.name}[/] with {added} photo(s)", highlight=False)
-    print(manifest.id)
-    if refused:
-        raise typer.Exit(1)
+    photos = photos_from_paths(images, asset_type, names)
+    with _app() as ctx:
+        result = create_manifest(ctx, name, photos)
+    _print_intake(result, f"created manifest [bold]{escape(result.manifest.name)}[/] with")
+    print(result.manifest.id)
+    if result.refused:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("add")
 def add(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    manifest_id: str = ManifestRef,
     images: list[Path] = typer.Argument(..., help="More reference photos"),
     asset_type: str = typer.Option("CHARACTER", "--type", help=f"Type of each photo: {_types()}"),
     names: Path | None = typer.Option(None, "--names", help="CSV with file,name,type per photo"),
 ) -> None:
-    """Add photos to a manifest (the same bytes twice are added once)."""
-    from vidpipe.pipeline.registry import find_manifest
+    """Add photos to a manifest. The same bytes twice are added once (each skipped photo is named
+    with the reason); refused photos exit 1, and exit 2 when none could be added."""
+    from vidpipe.pipeline.uploads import photos_from_paths
+    from vidpipe.services.manifests import add_manifest_photos
 
-    manifest, added, refused = _take_photos(
-        lambda session: find_manifest(session, manifest_id), images, asset_type, names
-    )
-    console.print(f"added {added} photo(s) to {manifest.name}", highlight=False)
-    if refused:
-        raise typer.Exit(1)
+    photos = photos_from_paths(images, asset_type, names)
+    with _app() as ctx:
+        result = add_manifest_photos(ctx, manifest_id, photos)
+    _print_intake(result, f"{escape(result.manifest.name)}: added")
+    if result.refused:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def run_manifest(
@@ -140,65 +119,56 @@ def run_manifest(
     quiet: bool = False,
     describers: str | None = None,
     force_describe: bool = False,
-) -> dict[str, Any]:
-    """Process a manifest with rich progress bars; shared by `process`, `reprocess` and `demo`."""
-    from vidpipe.describe.chain import build_describer
-    from vidpipe.pipeline.manifesting import ManifestRunner
-    from vidpipe.pipeline.registry import find_manifest
-    from vidpipe.pipeline.toolkit import VisionToolkit
+) -> tuple[JobView, RunStats]:
+    """Process a manifest as a job run here, with live progress; shared by `process`, `reprocess`
+    and `demo`. A job already waiting in the queue for this manifest (after a crash) is the one run."""
+    from vidpipe.cli.running import run_job_with_progress
+    from vidpipe.pipeline.run_stats import RunStats
+    from vidpipe.services import manifests, runs
 
-    settings = settings_with(model_dir, describers=describers, force_describe=force_describe)
-    factory, store = open_registry(settings)
-    with factory() as session:
-        manifest_id = find_manifest(session, manifest_ref).id
-    toolkit = VisionToolkit.create(settings)
-    runner = ManifestRunner(factory, store, toolkit, build_describer(settings))
-    with Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=quiet,
-    ) as bars:
-        photos = bars.add_task("photos", total=None)
-        crops = bars.add_task("descriptions", total=None)
-        step_task = bars.add_task("step", total=None)
-
-        def on_progress(step: str, counters: dict[str, int]) -> None:
-            bars.update(step_task, description=f"step: {step}")
-            bars.update(photos, completed=counters.get("uploads_processed", 0), total=counters.get("uploads_total"))
-            bars.update(
-                crops, completed=counters.get("crops_described", 0), total=counters.get("describe_total") or None
-            )
-
-        return runner.run(manifest_id, reprocess=reprocess, progress=on_progress)
+    providers = _providers(describers)
+    with _app(model_dir) as ctx:
+        for item in ctx.recovered:
+            if item.target_id is not None:
+                err_console.print(
+                    f"[yellow]recovered[/] an interrupted run of manifest {item.target_id}: {item.action}",
+                    highlight=False,
+                )
+        job = runs.request_run(
+            ctx, manifest_ref, reprocess=reprocess, describers=providers, force_describe=force_describe, submit=False
+        )
+        if job.attempts:
+            err_console.print(f"running job {job.id}, queued again after an interruption (attempt {job.attempts + 1})")
+        finished = run_job_with_progress(ctx, job, quiet=quiet)
+        view = manifests.show_manifest(ctx, str(finished.target_id))
+    return finished, view.stats or RunStats()
 
 
-def _print_stats(stats: dict[str, Any]) -> None:
-    per_type = ", ".join(f"{k} {v}" for k, v in stats["assets_per_type"].items()) or "none"
+def _print_stats(stats: RunStats) -> None:
+    per_type = ", ".join(f"{k} {v}" for k, v in stats.assets_per_type.items()) or "none"
     console.print(
-        f"[green]READY[/]: {stats['uploads']} photos, {stats['crops']} crops, {stats['assets']} assets ({per_type}), "
-        f"{stats['people_merged']} face(s) merged into people, {stats['seconds_total']:.2f} s",
+        f"[green]READY[/]: {stats.uploads} photos, {stats.crops} crops, {stats.assets} assets ({per_type}), "
+        f"{stats.people_merged} face(s) merged into people, {stats.seconds_total:.2f} s",
         highlight=False,
     )
-    console.print(
-        "seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in stats["seconds"].items()), highlight=False
-    )
+    console.print("seconds per step: " + ", ".join(f"{k} {v:.2f}" for k, v in stats.seconds.items()), highlight=False)
 
 
 @app.command("process")
 def process(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    manifest_id: str = ManifestRef,
     reprocess: bool = typer.Option(False, "--reprocess", help="Run again a manifest that is READY or ERROR"),
     as_json: bool = typer.Option(False, "--json", help="Print the run's statistics as JSON"),
     describers: str | None = Describers,
     force_describe: bool = typer.Option(False, "--force-describe", help="Ignore cached descriptions"),
     model_dir: Path | None = ModelDir,
 ) -> None:
-    """Detect, group, describe and tag: turn the manifest's photos into registry assets."""
-    stats = run_manifest(
+    """Detect, group, describe and tag: turn the manifest's photos into registry assets.
+
+    Runs as a job in this process with live progress; Ctrl-C (exit 130) or SIGTERM (exit 143)
+    cancel it and leave the registry as it was. A run queued again after a crash is run here.
+    """
+    job, stats = run_manifest(
         manifest_id,
         reprocess=reprocess,
         model_dir=model_dir,
@@ -207,177 +177,222 @@ def process(
         force_describe=force_describe,
     )
     if as_json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps({**stats.model_dump(), "job_id": str(job.id)}, indent=2))
     else:
         _print_stats(stats)
 
 
 @app.command("reprocess")
 def reprocess_cmd(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    manifest_id: str = ManifestRef,
     describers: str | None = Describers,
     force_describe: bool = typer.Option(False, "--force-describe", help="Ignore cached descriptions"),
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Run a processed manifest again; assets that are found again keep their tags and ids."""
-    _print_stats(
-        run_manifest(
-            manifest_id, reprocess=True, model_dir=model_dir, describers=describers, force_describe=force_describe
-        )
+    _, stats = run_manifest(
+        manifest_id, reprocess=True, model_dir=model_dir, describers=describers, force_describe=force_describe
     )
+    _print_stats(stats)
 
 
 @app.command("swap-reference")
 def swap_reference_cmd(
-    asset_id: str = typer.Argument(..., help="Asset id (from `vidpipe manifest export ID`)"),
-    image: Path = typer.Argument(..., help="The new reference photo"),
+    first: str = typer.Argument(..., help="Manifest id (or, in the older form, the asset id)"),
+    second: str = typer.Argument(..., help="Asset tag or id (or, in the older form, the photo)"),
+    image: Path | None = typer.Argument(None, help="The new reference photo"),
+    force: bool = typer.Option(False, "--force", help="Accept a photo whose face does not match the character"),
     describers: str | None = Describers,
     model_dir: Path | None = ModelDir,
 ) -> None:
-    """Make a photo the asset's primary reference and describe only that asset again."""
-    import uuid
+    """Make a photo the asset's primary reference and describe only that asset again:
+    `swap-reference MANIFEST ASSET PHOTO` (ASSET is a tag such as CHAR_01, or an id).
 
-    from vidpipe.describe.chain import build_describer
-    from vidpipe.pipeline.reference_swap import swap_reference
-    from vidpipe.pipeline.toolkit import VisionToolkit
+    A character's new photo must show the same face (else refused; --force overrides); for other
+    types a photo without a detection of the asset's class is accepted with a warning.
+    """
+    from vidpipe.services import assets
 
-    try:
-        parsed = uuid.UUID(asset_id)
-    except ValueError:
-        raise VidpipeError(f"{asset_id!r} is not an asset id") from None
-    settings = settings_with(model_dir, describers=describers)
-    factory, store = open_registry(settings)
-    toolkit = VisionToolkit.create(settings)
-    asset = swap_reference(factory, store, toolkit, build_describer(settings), parsed, image)
+    manifest_ref: str | None
+    if image is None:  # older form: swap-reference ASSET_ID PHOTO
+        manifest_ref, asset_ref, photo = None, first, Path(second)
+    else:
+        manifest_ref, asset_ref, photo = first, second, image
+    with _app(model_dir) as ctx:
+        result = assets.swap(ctx, manifest_ref, asset_ref, photo, force=force, describers=_providers(describers))
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    match = f", face similarity {result.similarity:.2f}" if result.similarity is not None else ""
     console.print(
-        f"{asset.manifest_tag} {asset.name}: new primary reference, quality {asset.quality_score}", highlight=False
+        f"{result.tag} {escape(result.name)}: new primary reference, quality {result.quality_score}{match}",
+        highlight=False,
     )
 
 
 @app.command("list")
 def list_cmd() -> None:
     """Every manifest, newest first."""
-    from vidpipe.pipeline.registry import list_manifests
+    from vidpipe.services.manifests import list_manifests
 
-    factory, _ = open_registry(settings_with(None))
-    with factory() as session:
-        manifests = list_manifests(session)
-        table = Table(title="Manifests")
-        for column in ("id", "name", "status", "photos", "assets", "created"):
-            table.add_column(column)
-        for m in manifests:
-            table.add_row(
-                str(m.id),
-                m.name,
-                m.status.value,
-                str(m.upload_count),
-                str(m.asset_count),
-                f"{m.created_at:%Y-%m-%d %H:%M}",
-            )
+    with _app() as ctx:
+        manifests = list_manifests(ctx)
+    table = Table(title="Manifests", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("name", min_width=8, overflow="fold")
+    for column in ("status", "photos", "assets", "created"):
+        table.add_column(column, no_wrap=True)
+    for m in manifests:
+        table.add_row(
+            str(m.id)[:8],
+            escape(m.name),
+            m.status.value,
+            str(m.upload_count),
+            str(m.asset_count),
+            f"{m.created_at:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
+    if manifests:
+        console.print("[dim]ids are shortened: any 6+ first characters name a manifest[/]")
+
+
+def _job_line(job: JobView, lease_seconds: float) -> str:
+    if job.status.value == "QUEUED":
+        return (
+            f"run queued (job {str(job.id)[:8]}, {job.attempts} attempt(s) so far): "
+            f"`vidpipe manifest process {job.target_id}` runs it now"
+        )
+    age = job.heartbeat_age_seconds()
+    beat = f", heartbeat {age:.0f} s ago" if age is not None else ""
+    stale = " (stale: recovered by the next command)" if age is not None and age > lease_seconds else ""
+    counters = job.progress
+    done = f", photos {counters.get('uploads_processed', 0)}/{counters.get('uploads_total', 0)}" if counters else ""
+    return f"running (job {str(job.id)[:8]}, step {job.step or '-'}{done}{beat}){stale}"
 
 
 @app.command("show")
 def show(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    manifest_id: str = ManifestRef,
     references: bool = typer.Option(False, "--references", help="Also list each asset's references, numbered"),
 ) -> None:
-    """The manifest's assets: tags, types, names, scores (and with --references, their views)."""
-    from vidpipe.pipeline.registry import find_manifest
+    """The manifest: its photos, then its assets with tags, types, names and scores (with
+    --references, each asset's views, numbered for `split`)."""
+    from vidpipe.services.manifests import show_manifest
 
-    factory, _ = open_registry(settings_with(None))
-    with factory() as session:
-        manifest = find_manifest(session, manifest_id)
-        title = f"{manifest.name} — {manifest.status.value}"
-        if manifest.error:
-            title += f" ({manifest.error})"
-        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-        with_tokens = any(a.describe_input_tokens is not None for a in manifest.assets)
-        # Tag, type and name are what a user looks for: never wrapped; the rest folds to fit.
-        table.add_column("tag", no_wrap=True)
-        table.add_column("type", no_wrap=True)
-        table.add_column("name", min_width=12)
-        table.add_column("score", no_wrap=True)
-        table.add_column("refs", no_wrap=True)
-        table.add_column("detected as", min_width=8)
-        table.add_column("described by", min_width=8, overflow="fold")
-        if with_tokens:
-            table.add_column("tokens")
-        for a in manifest.assets:
-            detected = (
-                f"{a.detection_class} {a.detection_confidence:.2f}"
-                if a.detection_class and a.detection_confidence
-                else ""
+    with _app() as ctx:
+        view = show_manifest(ctx, manifest_id)
+        lease = ctx.settings.jobs.lease_seconds
+    summary = view.summary
+    console.print(
+        f"[bold]{escape(summary.name)}[/] — {summary.status.value}"
+        + (f" ({escape(summary.error)})" if summary.error else ""),
+        highlight=False,
+    )
+    console.print(f"[dim]{summary.id}[/]", highlight=False)
+    if view.job is not None and view.job.active:
+        console.print(_job_line(view.job, lease), highlight=False)
+    if summary.status is ManifestStatus.DRAFT or not view.assets:
+        _print_uploads(view)
+        if summary.status is ManifestStatus.DRAFT:
+            console.print(f"not processed yet: `vidpipe manifest process {str(summary.id)[:8]}`", highlight=False)
+        return
+    _print_assets(view)
+    if references:
+        _print_references(view)
+
+
+def _print_uploads(view: ManifestView) -> None:
+    table = narrow_table(
+        f"Photos ({len(view.uploads)})",
+        [("#", "key"), ("name", "text"), ("type", "key"), ("file", "text"), ("size", "key")],
+    )
+    for u in view.uploads:
+        table.add_row(
+            str(u.position), escape(u.name), u.asset_type.value, escape(u.original_filename), f"{u.width}×{u.height}"
+        )
+    console.print(table)
+
+
+def _print_assets(view: ManifestView) -> None:
+    # Tag, type, score and counts are short keys, never wrapped; the name wraps between words. Who
+    # described each asset is its provider here; the model and tokens are in the exports.
+    table = narrow_table(
+        f"Assets ({len(view.assets)})",
+        [("tag", "key"), ("type", "key"), ("name", "text"), ("score", "key"), ("refs", "key"), ("detected", "text")],
+        caption="described by: " + _providers_used(view.assets),
+    )
+    for a in view.assets:
+        name = escape(a.name)
+        if a.source is not AssetSource.UPLOADED:
+            name += f" [dim]({a.source.value})[/]"
+        if a.user_tags:
+            name += f" [dim]#{' #'.join(escape(t) for t in a.user_tags)}[/]"
+        if a.describe_error and not a.describe_provider:
+            name += f" [red](not described: {escape(a.describe_error[:60])})[/]"
+        detected = (
+            f"{a.detection_class} {a.detection_confidence:.2f}" if a.detection_class and a.detection_confidence else ""
+        )
+        table.add_row(
+            a.tag or "-",
+            a.asset_type.value,
+            name,
+            f"{a.quality_score:.1f}" if a.quality_score is not None else "-",
+            str(len(a.references)),
+            escape(detected),
+        )
+    console.print(table)
+
+
+def _providers_used(assets: Sequence[AssetView]) -> str:
+    """Who described the assets, with the tokens remote providers reported (models: in the exports)."""
+    count: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    for a in assets:
+        who = a.describe_provider or "failed"
+        count[who] = count.get(who, 0) + 1
+        if a.input_tokens is not None or a.output_tokens is not None:
+            tokens[who] = tokens.get(who, 0) + (a.input_tokens or 0) + (a.output_tokens or 0)
+    return ", ".join(f"{who} ×{n}" + (f" ({tokens[who]} tokens)" if who in tokens else "") for who, n in count.items())
+
+
+def _print_references(view: ManifestView) -> None:
+    refs = narrow_table(
+        "References (positions for `manifest split`)",
+        [
+            ("tag", "key"),
+            ("#", "key"),
+            ("from", "text"),
+            ("box", "key"),
+            ("face", "key"),
+            ("quality", "key"),
+            ("primary", "key"),
+        ],
+    )
+    for a in view.assets:
+        for r in a.references:
+            refs.add_row(
+                a.tag or "-",
+                str(r.position),
+                escape(r.source),
+                ",".join(f"{v:.0f}" for v in r.bbox) if r.bbox else "-",
+                "yes" if r.has_face else "",
+                f"{r.quality_score:.1f}" if r.quality_score is not None else "-",
+                "*" if r.primary else "",
             )
-            name = escape(a.name)
-            if a.source is not AssetSource.UPLOADED:
-                name += f" [dim]({a.source.value})[/]"
-            if a.user_tags:
-                name += f" [dim]#{' #'.join(escape(t) for t in a.user_tags)}[/]"
-            table.add_row(
-                a.manifest_tag or "-",
-                a.asset_type.value,
-                name,
-                f"{a.quality_score:.1f}" if a.quality_score is not None else "-",
-                str(len(a.references)),
-                detected,
-                _described_by(a),
-                *([_tokens(a)] if with_tokens else []),
-            )
-        console.print(table)
-        if references:
-            uploads = {u.id: u.name for u in manifest.uploads}
-            refs = Table(title="References (positions for `manifest split`)")
-            for column in ("tag", "#", "from", "box", "face", "quality", "primary"):
-                refs.add_column(column)
-            for a in manifest.assets:
-                for n, r in enumerate(a.references, 1):
-                    refs.add_row(
-                        a.manifest_tag or "-",
-                        str(n),
-                        uploads.get(r.upload_id, "-") if r.upload_id else "user reference",
-                        ",".join(f"{v:.0f}" for v in r.bbox) if r.bbox else "-",
-                        "yes" if r.face_embedding is not None else "",
-                        f"{r.quality_score:.1f}" if r.quality_score is not None else "-",
-                        "*" if r.id == a.primary_reference_id else "",
-                    )
-            console.print(refs)
-
-
-def _described_by(asset: Asset) -> str:
-    if asset.describe_provider:
-        return f"{asset.describe_provider} [dim]{escape(asset.describe_model or '')}[/]"
-    if asset.describe_error:
-        return f"[red]failed[/]: {escape(asset.describe_error[:80])}"
-    return "-"
-
-
-def _tokens(asset: Asset) -> str:
-    if asset.describe_input_tokens is None and asset.describe_output_tokens is None:
-        return "-"
-    return f"{asset.describe_input_tokens or 0} in / {asset.describe_output_tokens or 0} out"
-
-
-def _open_manifest(ref: str) -> tuple[sessionmaker[Session], FileStore, uuid.UUID]:
-    """The registry's session factory and file store, and the id of the manifest ``ref`` names."""
-    from vidpipe.pipeline.registry import find_manifest
-
-    factory, store = open_registry(settings_with(None))
-    with factory() as session:
-        return factory, store, find_manifest(session, ref).id
+    console.print(refs)
 
 
 @app.command("merge")
 def merge_cmd(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
-    keep: str = typer.Argument(..., help="Tag of the asset that stays (e.g. CHAR_01)"),
-    others: list[str] = typer.Argument(..., help="Tags of the assets folded into it"),
+    manifest_id: str = ManifestRef,
+    keep: str = typer.Argument(..., help="The asset that stays (tag such as CHAR_01, or id)"),
+    others: list[str] = typer.Argument(..., help="The assets folded into it (tags or ids)"),
+    force: bool = typer.Option(False, "--force", help="Merge even assets of different types"),
 ) -> None:
     """Merge assets that are one character, prop or place; kept through every re-run."""
-    from vidpipe.pipeline.corrections import merge_assets
+    from vidpipe.services import assets
 
-    factory, _, parsed = _open_manifest(manifest_id)
-    result = merge_assets(factory, parsed, keep, others)
+    with _app() as ctx:
+        result = assets.merge(ctx, manifest_id, keep, others, force=force)
     console.print(
         f"merged {', '.join(result.merged)} into {result.kept} ({result.references_moved} reference(s) moved)",
         highlight=False,
@@ -391,75 +406,100 @@ def merge_cmd(
 
 @app.command("split")
 def split_cmd(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
-    tag: str = typer.Argument(..., help="Tag of the asset to split (e.g. CHAR_01)"),
+    manifest_id: str = ManifestRef,
+    tag: str = AssetRef,
     positions: list[int] = typer.Argument(..., help="Reference numbers to move out (see `show --references`)"),
     name: str | None = typer.Option(None, "--name", help="Name of the new asset (default: the describer's)"),
     describers: str | None = Describers,
     model_dir: Path | None = ModelDir,
 ) -> None:
     """Move references that show something else into a new asset; kept through every re-run."""
-    from vidpipe.describe.chain import build_describer
-    from vidpipe.pipeline.corrections import split_asset
+    from vidpipe.services import assets
 
-    factory, store, parsed = _open_manifest(manifest_id)
-    describer = build_describer(settings_with(model_dir, describers=describers))
-    result = split_asset(factory, store, describer, parsed, tag, positions, name)
+    with _app(model_dir) as ctx:
+        result = assets.split(ctx, manifest_id, tag, positions, name, _providers(describers))
     console.print(
         f"split {result.references_moved} reference(s) of {result.source} into {result.new_tag}", highlight=False
     )
     if result.describe_error:
-        err_console.print(f"note: {result.new_tag} has no description: {result.describe_error}")
+        err_console.print(f"note: {result.new_tag} has no description: {escape(result.describe_error)}")
 
 
 @app.command("rename")
 def rename_cmd(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
-    tag: str = typer.Argument(..., help="Tag of the asset (e.g. PROP_02)"),
+    manifest_id: str = ManifestRef,
+    tag: str = AssetRef,
     name: str = typer.Argument(..., help="Its new name"),
 ) -> None:
     """Rename an asset; re-runs keep the name."""
-    from vidpipe.pipeline.corrections import rename_asset
+    from vidpipe.services import assets
 
-    factory, _, parsed = _open_manifest(manifest_id)
-    asset = rename_asset(factory, parsed, tag, name)
-    console.print(f"{asset.manifest_tag} is now {asset.name!r}", highlight=False)
+    with _app() as ctx:
+        asset = assets.rename(ctx, manifest_id, tag, name)
+    console.print(f"{asset.tag} is now {asset.name!r}", highlight=False)
 
 
 @app.command("tag")
 def tag_cmd(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
-    tag: str = typer.Argument(..., help="Tag of the asset (e.g. CHAR_01)"),
+    manifest_id: str = ManifestRef,
+    tag: str = AssetRef,
     add: list[str] = typer.Option([], "--add", help="User tag to add (repeatable)"),
     remove: list[str] = typer.Option([], "--remove", help="User tag to remove (repeatable)"),
 ) -> None:
     """Add or remove an asset's own tags (hero, night-scene...); re-runs keep them."""
-    from vidpipe.pipeline.corrections import edit_user_tags
+    from vidpipe.services import assets
 
-    factory, _, parsed = _open_manifest(manifest_id)
-    tags = edit_user_tags(factory, parsed, tag, add, remove)
+    with _app() as ctx:
+        tags = assets.edit_tags(ctx, manifest_id, tag, add, remove)
     console.print(f"{tag.upper()} user tags: {', '.join(tags) or 'none'}", highlight=False)
+
+
+@app.command("delete")
+def delete_cmd(
+    manifest_id: str = ManifestRef,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation"),
+) -> None:
+    """Delete a manifest with its photos' records, assets and corrections (not while a run is active)."""
+    from vidpipe.services import manifests
+
+    with _app() as ctx:
+        view = manifests.show_manifest(ctx, manifest_id)
+        if not yes and not typer.confirm(
+            f"delete manifest {view.summary.name!r} with {len(view.uploads)} photo(s) and {len(view.assets)} asset(s)?"
+        ):
+            raise typer.Exit(1)
+        deleted = manifests.delete_manifest(ctx, str(view.summary.id))
+    console.print(f"deleted manifest {escape(deleted.name)} ({deleted.id})", highlight=False)
+
+
+@app.command("delete-asset")
+def delete_asset_cmd(manifest_id: str = ManifestRef, tag: str = AssetRef) -> None:
+    """Delete an asset extracted from a photo (a passer-by, a stray cup); later runs leave it out.
+    An uploaded photo's own asset cannot be deleted."""
+    from vidpipe.services import assets
+
+    with _app() as ctx:
+        deleted = assets.delete(ctx, manifest_id, tag)
+    console.print(
+        f"deleted {deleted.tag} {escape(deleted.name)}; {deleted.views_dismissed} view(s) kept out of later runs",
+        highlight=False,
+    )
 
 
 @app.command("export")
 def export(
-    manifest_id: str = typer.Argument(..., help="Manifest id (or its first characters)"),
+    manifest_id: str = ManifestRef,
     fmt: str = typer.Option("json", "--format", help="json (registry for other tools) or md (production bible)"),
     output: Path | None = typer.Option(None, "--output", help="Write to this file instead of standard output"),
 ) -> None:
     """Export the registry as JSON or as a Markdown production bible."""
-    from vidpipe.pipeline.registry import find_manifest, registry_json, registry_markdown
+    from vidpipe.services.manifests import export_manifest
 
     if fmt not in ("json", "md"):
         raise VidpipeError(f"--format must be json or md, not {fmt!r}")
-    factory, store = open_registry(settings_with(None))
-    with factory() as session:
-        manifest = find_manifest(session, manifest_id)
-        text = (
-            json.dumps(registry_json(manifest, store), indent=2, ensure_ascii=False)
-            if fmt == "json"
-            else registry_markdown(manifest, store)
-        )
+    kind: Literal["json", "md"] = "json" if fmt == "json" else "md"
+    with _app() as ctx:
+        text = export_manifest(ctx, manifest_id, kind)
     if output is None:
         print(text)
         return

@@ -61,6 +61,7 @@ class Manifest(IdMixin, TimestampMixin, Base):
         back_populates="manifest", cascade="all, delete-orphan", order_by="Asset.sort_order"
     )
     decisions: Mapped[list[AssetDecision]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    dismissed: Mapped[list[DismissedView]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Upload(IdMixin, TimestampMixin, Base):
@@ -151,13 +152,20 @@ class AssetReference(IdMixin, TimestampMixin, Base):
 
 
 class Job(IdMixin, TimestampMixin, Base):
-    """A background run with persisted progress, readable from any process."""
+    """A background run: the row is the truth about it (status, progress, heartbeat, attempts, cancel
+    flag), readable and steerable from any process; a queue only ever carries its id."""
 
     __tablename__ = "jobs"
 
     kind: Mapped[str] = mapped_column(String(64))  # "manifest.process", ...
     target_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.QUEUED)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.QUEUED, index=True)
+    # What the run was asked for (reprocess, describers...), so that a retry after a crash does the same.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Which process holds the job now; a heartbeat or result from any other holder is ignored.
+    owner: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     current_step: Mapped[str | None] = mapped_column(String(64))
     progress: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
@@ -181,3 +189,16 @@ class AssetDecision(IdMixin, TimestampMixin, Base):
     bbox_a: Mapped[list[float]] = mapped_column(JSON)
     upload_b_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
     bbox_b: Mapped[list[float]] = mapped_column(JSON)
+
+
+class DismissedView(IdMixin, TimestampMixin, Base):
+    """A view whose extracted asset the user deleted: later runs make no asset of it again.
+
+    Named, like a decision's views, by upload and box; a run finds it among its crops by overlap.
+    """
+
+    __tablename__ = "dismissed_views"
+
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    bbox: Mapped[list[float]] = mapped_column(JSON)

@@ -1,8 +1,10 @@
 """A user's corrections to a processed registry: merge, split, rename and user tags.
 
 Each correction changes the registry at once and is made to survive every later run:
-- merge: a "same" decision between the kept asset's view and each merged asset's view;
-- split: a "different" decision between every view moved out and every view that stays;
+- merge: a "same" decision between the kept asset's view and each merged asset's view (assets of
+  different types only with ``force``);
+- split: a "different" decision between every view moved out and every view that stays; a name
+  given to the new asset is the user's and kept like a rename (`planning.user_name`);
 - rename: an uploaded asset is named after its upload, so both change; an extracted asset keeps a
   name that differs from its describer's suggestion;
 - user tags: a run never touches them.
@@ -19,10 +21,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from vidpipe.db.models import Asset, AssetDecision, AssetReference, Manifest, Upload
+from vidpipe.db.models import Asset, AssetDecision, AssetReference, DismissedView, Manifest, Upload
+from vidpipe.db.repositories.assets import find_asset
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, ManifestStatus
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import ConflictError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
@@ -44,6 +47,13 @@ class MergeResult:
 
 
 @dataclass(frozen=True)
+class DeleteResult:
+    tag: str
+    name: str
+    views_dismissed: int  # views later runs will not make an asset of again
+
+
+@dataclass(frozen=True)
 class SplitResult:
     source: str
     new_tag: str
@@ -61,24 +71,6 @@ def _editable(session: Session, manifest_id: uuid.UUID) -> Manifest:
     if manifest.status is ManifestStatus.DRAFT:
         raise VidpipeError(f"manifest {manifest_id} has not been processed yet, so it has no assets to correct")
     return manifest
-
-
-def find_asset(session: Session, manifest_id: uuid.UUID, tag: str) -> Asset:
-    """The asset tagged ``tag`` (CHAR_01, any letter case) in the manifest, with its references."""
-    wanted = tag.strip().upper()
-    asset = session.scalar(
-        select(Asset)
-        .where(Asset.manifest_id == manifest_id, Asset.manifest_tag == wanted)
-        .options(selectinload(Asset.references))
-    )
-    if asset is None:
-        tags = sorted(
-            t for t in session.scalars(select(Asset.manifest_tag).where(Asset.manifest_id == manifest_id)) if t
-        )
-        raise VidpipeError(
-            f"no asset tagged {tag!r} in manifest {manifest_id}; its tags are {', '.join(tags) or 'none'}"
-        )
-    return asset
 
 
 def _view(ref: AssetReference) -> View | None:
@@ -115,12 +107,19 @@ def _record(session: Session, manifest_id: uuid.UUID, same: bool, pairs: Sequenc
 
 
 def merge_assets(
-    factory: sessionmaker[Session], manifest_id: uuid.UUID, keep_tag: str, merge_tags: Sequence[str]
+    factory: sessionmaker[Session],
+    manifest_id: uuid.UUID,
+    keep_tag: str,
+    merge_tags: Sequence[str],
+    *,
+    force: bool = False,
 ) -> MergeResult:
     """Fold the assets tagged ``merge_tags`` into the one tagged ``keep_tag``.
 
     The kept asset keeps its tag, name, type and description and gains every reference of the
-    others, which are removed. One transaction: an unknown tag changes nothing.
+    others, which are removed. Assets of another type than the kept one are refused unless
+    ``force``: a character and a prop are rarely the same thing, and a mistyped tag would fold
+    them for good. One transaction: an unknown tag or a refusal changes nothing.
     """
     if not merge_tags:
         raise VidpipeError("merge needs at least one asset to fold into the kept one")
@@ -135,6 +134,14 @@ def merge_assets(
             if any(o.id == other.id for o in others):
                 raise VidpipeError(f"{other.manifest_tag} is named twice")
             others.append(other)
+        mismatched = [o for o in others if o.asset_type is not keep.asset_type]
+        if mismatched and not force:
+            listed = ", ".join(f"{o.manifest_tag} ({o.name!r}, {o.asset_type.value})" for o in mismatched)
+            raise VidpipeError(
+                f"{keep.manifest_tag} ({keep.name!r}) is a {keep.asset_type.value} but {listed} "
+                f"{'is' if len(mismatched) == 1 else 'are'} not; merging assets of different types "
+                "is refused, --force overrides"
+            )
         keep_views = _views(keep)
         moved, unrecorded = 0, []
         for other in others:
@@ -190,8 +197,8 @@ def split_asset(
     """Move the references at ``positions`` (1-based, as `manifest show --references` lists them)
     out of the asset tagged ``tag`` into a new asset of the same type, described afresh.
 
-    Named ``name`` if given, else by the describer's suggestion (and then renamed by later runs as
-    their suggestion changes). At least one reference must stay.
+    Named ``name`` if given, which every later run keeps; else by the describer's suggestion (and
+    then renamed by later runs as their suggestion changes). At least one reference must stay.
     """
     with factory() as session:
         _editable(session, manifest_id)
@@ -222,7 +229,10 @@ def split_asset(
             DescribeRequest(
                 image=crop,
                 asset_type=asset_type,
-                name=clean_name(name, "") if name else "",
+                # Never the user's name, as in a run: describers echo a given name as their
+                # suggestion, and a name equal to the suggestion is the run's to replace
+                # (`planning.user_name`).
+                name="",
                 detection_class=detection_class,
                 is_face=is_face,
                 source_size=size,
@@ -327,3 +337,28 @@ def edit_user_tags(
             )
         asset.user_tags = sorted((set(asset.user_tags) | set(cleaned)) - set(remove))
         return list(asset.user_tags)
+
+
+def delete_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: str) -> DeleteResult:
+    """Remove an extracted asset, and keep its views out of later runs (they would find it again).
+
+    An uploaded photo's own asset is refused: every run makes it again from its photo.
+    """
+    with factory() as session, session.begin():
+        manifest = _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        if asset.source is AssetSource.UPLOADED:
+            raise ConflictError(
+                f"{asset.manifest_tag} ({asset.name!r}) is the asset of an uploaded photo, which every run makes "
+                "again; only assets extracted from photos can be deleted"
+            )
+        views = _views(asset)
+        for upload_id, box in views:
+            session.add(DismissedView(manifest_id=manifest_id, upload_id=upload_id, bbox=box))
+        result = DeleteResult(asset.manifest_tag or str(asset.id), asset.name, len(views))
+        asset.primary_reference = None
+        session.flush()
+        session.delete(asset)
+        session.flush()
+        manifest.asset_count = len([a for a in manifest.assets if a.id != asset.id])
+        return result

@@ -2,26 +2,26 @@
 
 Steps: contact sheet, detection sweep, people (face identity), image embeddings, selection of
 assets, descriptions, tags, write. Every step works in memory and the registry is written in one
-transaction at the end, so a run that fails or is killed leaves the previous registry untouched and
-a restarted run never duplicates assets. Files are stored by content hash, so writing them again is
-harmless. Progress is written to the run's Job row as it goes, for any process to read.
+transaction at the end, so a run that fails, is cancelled or is killed leaves the previous registry
+untouched and a restarted run never duplicates assets. Files are stored by content hash, so writing
+them again is harmless. Progress goes to a ``RunTracker`` (the job carrying the run), which is also
+asked between photos and between steps whether to go on.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from vidpipe.db.models import Asset, AssetDecision, AssetReference, Job, Manifest, Upload
+from vidpipe.db.models import Asset, AssetDecision, AssetReference, DismissedView, Manifest, Upload
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
-from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
+from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
 from vidpipe.imaging.loading import load_image
@@ -31,83 +31,37 @@ from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.planning import Crop, PlannedAsset, RunState, match_previous, plan_assets, resolve_decisions
+from vidpipe.pipeline.run_stats import RunStats
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.storage import FileStore
 
 STEPS = ("contact_sheet", "detect", "people", "embed", "select", "describe", "tag", "write")
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
-ProgressSink = Callable[[str, dict[str, int]], None]
 
 
-class ManifestBusyError(VidpipeError):
-    status = 409
-
-
-def claim_manifest(factory: sessionmaker[Session], manifest_id: uuid.UUID, *, reprocess: bool) -> None:
-    """Move the manifest to PROCESSING, or explain why it cannot start.
-
-    One conditional UPDATE decides: of two processes starting the same manifest at once, exactly
-    one sees its row change.
-    """
-    allowed = [ManifestStatus.DRAFT] + ([ManifestStatus.READY, ManifestStatus.ERROR] if reprocess else [])
-    with factory() as session, session.begin():
-        result = session.execute(
-            update(Manifest)
-            .where(Manifest.id == manifest_id, Manifest.status.in_(allowed))
-            .values(status=ManifestStatus.PROCESSING, error=None, updated_at=datetime.now(UTC))
-        )
-        changed = cast(CursorResult[Any], result).rowcount
-        if changed == 1:
-            return
-        status = session.scalar(select(Manifest.status).where(Manifest.id == manifest_id))
-    if status is None:
-        raise VidpipeError(f"no manifest with id {manifest_id}")
-    if status is ManifestStatus.PROCESSING:
-        raise ManifestBusyError(f"manifest {manifest_id} is already being processed by another run")
-    raise ManifestBusyError(
-        f"manifest {manifest_id} is {status.value}; only a DRAFT manifest starts, use reprocess to run it again"
-    )
-
-
-class JobProgress:
-    """Writes the run's step and counters to its Job row, at most every ``interval`` seconds."""
-
-    def __init__(
-        self, factory: sessionmaker[Session], job_id: uuid.UUID, sink: ProgressSink | None, interval: float = 0.25
-    ):
-        self.factory = factory
-        self.job_id = job_id
-        self.sink = sink
-        self.interval = interval
-        self.step = ""
-        self.counters: dict[str, int] = {}
-        self._last = 0.0
+class RunTracker(Protocol):
+    """What a run reports to, and asks whether to go on: the job that carries it."""
 
     def begin(self, step: str) -> None:
-        self.step = step
-        self._flush(force=True)
+        """A step starts (also a checkpoint)."""
 
     def set(self, **counters: int) -> None:
-        self.counters.update(counters)
-        self._flush()
+        """Counters changed (also a checkpoint: between photos, between descriptions)."""
 
-    def _flush(self, force: bool = False) -> None:
-        if self.sink:
-            self.sink(self.step, dict(self.counters))
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        with self.factory() as session, session.begin():
-            session.execute(
-                update(Job)
-                .where(Job.id == self.job_id)
-                .values(current_step=self.step, progress=dict(self.counters), updated_at=datetime.now(UTC))
-            )
+    def checkpoint(self) -> None:
+        """Raise if the run must stop now (cancelled, or its job was taken over)."""
+
+    def commit(self, session: Session) -> None:
+        """Inside the registry's write transaction: confirm the run still owns its job and mark the
+        job done with it, so that registry and job change together or not at all."""
 
 
 class ManifestRunner:
-    """Runs manifests with one set of models, one file store and one describer."""
+    """Runs manifests with one set of models, one file store and one describer.
+
+    The manifest must already be claimed (PROCESSING) by the job that calls ``run``; the job decides
+    what a failure or a cancellation does to the manifest.
+    """
 
     def __init__(
         self,
@@ -120,63 +74,37 @@ class ManifestRunner:
         self.store = store
         self.toolkit = toolkit
         self.describer = describer
+        self.failed_step = ""
 
     # ----------------------------------------------------------------------------------- the run
 
-    def run(
-        self, manifest_id: uuid.UUID, *, reprocess: bool = False, progress: ProgressSink | None = None
-    ) -> dict[str, Any]:
-        """Process a manifest; returns its statistics. Raises VidpipeError if it cannot start."""
-        claim_manifest(self.factory, manifest_id, reprocess=reprocess)
-        with self.factory() as session, session.begin():
-            job = Job(kind="manifest.process", target_id=manifest_id, status=JobStatus.RUNNING, attempts=1)
-            job.started_at = datetime.now(UTC)
-            session.add(job)
-        tracker = JobProgress(self.factory, job.id, progress)
-        step = "load"
-        try:
-            state = self._load(manifest_id)
-            tracker.set(
-                uploads_total=len(state.uploads),
-                uploads_processed=0,
-                crops_total=0,
-                describe_total=0,
-                crops_described=0,
-            )
-            for step in STEPS:
-                tracker.begin(step)
-                start = time.perf_counter()
-                getattr(self, f"_step_{step}")(state, tracker)
-                state.seconds[step] = round(time.perf_counter() - start, 3)
-        except Exception as exc:
-            self._fail(manifest_id, job.id, step, exc)
-            if isinstance(exc, VidpipeError):
-                raise
-            raise VidpipeError(f"manifest {manifest_id}: step {step!r} failed: {exc}") from exc
+    def run(self, manifest_id: uuid.UUID, tracker: RunTracker) -> RunStats:
+        """Process a manifest and write its registry; returns its statistics.
+
+        ``failed_step`` names the step that was running when an exception left this method.
+        """
+        self.failed_step = "load"
+        state = self._load(manifest_id)
+        if not state.uploads:
+            raise VidpipeError(f"manifest {manifest_id} has no photos; add some with `vidpipe manifest add`")
+        tracker.set(
+            uploads_total=len(state.uploads),
+            uploads_processed=0,
+            crops_total=0,
+            describe_total=0,
+            crops_described=0,
+        )
+        for step in STEPS:
+            self.failed_step = step
+            tracker.begin(step)
+            start = time.perf_counter()
+            getattr(self, f"_step_{step}")(state, tracker)
+            state.seconds[step] = round(time.perf_counter() - start, 3)
         stats = self._stats(state)
         with self.factory() as session, session.begin():
             # The write step's own time is known only now.
-            session.execute(update(Manifest).where(Manifest.id == manifest_id).values(stats=stats))
-            session.execute(
-                update(Job)
-                .where(Job.id == job.id)
-                .values(status=JobStatus.SUCCEEDED, current_step="done", finished_at=datetime.now(UTC))
-            )
+            session.execute(update(Manifest).where(Manifest.id == manifest_id).values(stats=stats.model_dump()))
         return stats
-
-    def _fail(self, manifest_id: uuid.UUID, job_id: uuid.UUID, step: str, exc: BaseException) -> None:
-        message = f"step {step!r} failed: {exc}"
-        with self.factory() as session, session.begin():
-            session.execute(
-                update(Manifest)
-                .where(Manifest.id == manifest_id)
-                .values(status=ManifestStatus.ERROR, error=message, updated_at=datetime.now(UTC))
-            )
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(status=JobStatus.FAILED, error=message, finished_at=datetime.now(UTC))
-            )
 
     def _load(self, manifest_id: uuid.UUID) -> RunState:
         with self.factory() as session:
@@ -198,6 +126,10 @@ class ManifestRunner:
                     .options(selectinload(Asset.references), selectinload(Asset.primary_reference))
                 )
             )
+            dismissed = [
+                (row.upload_id, list(row.bbox))
+                for row in session.scalars(select(DismissedView).where(DismissedView.manifest_id == manifest_id))
+            ]
         # One decode per photo for the whole run.
         images = {u.id: load_image(self.store.path(u.storage_key), name=u.original_filename) for u in uploads}
         return RunState(
@@ -207,15 +139,16 @@ class ManifestRunner:
             images=images,
             decisions=decisions,
             previous=previous,
+            dismissed=dismissed,
         )
 
     # --------------------------------------------------------------------------------- the steps
 
-    def _step_contact_sheet(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_contact_sheet(self, state: RunState, tracker: RunTracker) -> None:
         entries = [SheetEntry(state.images[u.id], u.name, u.asset_type.value) for u in state.uploads]
         state.sheet_key = self.store.put_image(contact_sheet(entries, title=state.title), kind="sheets", fmt="jpg")
 
-    def _step_detect(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_detect(self, state: RunState, tracker: RunTracker) -> None:
         for n, upload in enumerate(state.uploads, 1):
             image = state.images[upload.id]
             objects = self.toolkit.detector.detect(image)
@@ -242,9 +175,10 @@ class ManifestRunner:
             )
             tracker.set(uploads_processed=n)
 
-    def _step_people(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_people(self, state: RunState, tracker: RunTracker) -> None:
         faces: list[Face] = []
         for upload in state.uploads:
+            tracker.checkpoint()
             image = state.images[upload.id]
             for face in self.toolkit.faces.analyze(image, str(upload.id), faces=state.face_boxes[upload.id]):
                 faces.append(face)
@@ -274,7 +208,7 @@ class ManifestRunner:
         state.counters["faces"] = len(faces)
         state.counters["people"] = len(groups)
 
-    def _step_embed(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_embed(self, state: RunState, tracker: RunTracker) -> None:
         crops = [*state.faces, *state.objects_crops, *state.photo_crops.values()]
         tracker.set(crops_total=len(crops))
         vectors = self.toolkit.embedder.embed([c.image for c in crops])
@@ -284,11 +218,11 @@ class ManifestRunner:
                 crop.quality = assess_crop(crop.image, landmarks=crop.landmarks, is_face=crop.kind == "face")
         state.counters["crops"] = len(crops)
 
-    def _step_select(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_select(self, state: RunState, tracker: RunTracker) -> None:
         state.planned = plan_assets(state, self.toolkit.embedder.same_object_threshold)
         match_previous(state.planned, state.previous)
 
-    def _step_describe(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_describe(self, state: RunState, tracker: RunTracker) -> None:
         # An asset whose reference the user swapped keeps the description made from that reference.
         todo = [asset for asset in state.planned if not asset.pinned]
         requests = [
@@ -325,14 +259,14 @@ class ManifestRunner:
         state.counters["describe_errors"] = sum(a.describe_error is not None for a in state.planned)
         state.counters["pinned"] = len(state.planned) - len(todo)
 
-    def _step_tag(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_tag(self, state: RunState, tracker: RunTracker) -> None:
         tags = rules.assign_tags(
             (a.asset_type, a.previous.manifest_tag if a.previous is not None else None) for a in state.planned
         )
         for asset, tag in zip(state.planned, tags, strict=True):
             asset.tag = tag
 
-    def _step_write(self, state: RunState, tracker: JobProgress) -> None:
+    def _step_write(self, state: RunState, tracker: RunTracker) -> None:
         # Files first (content-addressed, so a repeat writes nothing new), then one transaction.
         stored: dict[str, tuple[str, str]] = {}
         for asset in state.planned:
@@ -399,27 +333,28 @@ class ManifestRunner:
                 session.flush()
                 row.primary_reference = ordered[0]
             state.counters["assets"] = len(state.planned)
+            tracker.commit(session)
             manifest.status = ManifestStatus.READY
             manifest.error = None
             manifest.contact_sheet = state.sheet_key
             manifest.asset_count = len(state.planned)
             manifest.processed_at = datetime.now(UTC)
-            manifest.stats = self._stats(state)
+            manifest.stats = self._stats(state).model_dump()
 
-    def _stats(self, state: RunState) -> dict[str, Any]:
+    def _stats(self, state: RunState) -> RunStats:
         per_type = {t.value: sum(a.asset_type is t for a in state.planned) for t in AssetType}
-        return {
-            "uploads": len(state.uploads),
-            "crops": state.counters.get("crops", 0),
-            "faces": state.counters.get("faces", 0),
-            "people": state.counters.get("people", 0),
-            "people_merged": state.counters.get("faces", 0) - state.counters.get("people", 0),
-            "assets": len(state.planned),
-            "assets_per_type": {k: v for k, v in per_type.items() if v},
-            "describe_errors": state.counters.get("describe_errors", 0),
-            "seconds": dict(state.seconds),
-            "seconds_total": round(sum(state.seconds.values()), 3),
-        }
+        return RunStats(
+            uploads=len(state.uploads),
+            crops=state.counters.get("crops", 0),
+            faces=state.counters.get("faces", 0),
+            people=state.counters.get("people", 0),
+            people_merged=state.counters.get("faces", 0) - state.counters.get("people", 0),
+            assets=len(state.planned),
+            assets_per_type={k: v for k, v in per_type.items() if v},
+            describe_errors=state.counters.get("describe_errors", 0),
+            seconds=dict(state.seconds),
+            seconds_total=round(sum(state.seconds.values()), 3),
+        )
 
 
 # ------------------------------------------------------------------------------- writing rows
@@ -427,14 +362,8 @@ class ManifestRunner:
 
 def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
     """Copy a planned asset onto a row, keeping what the user changed on an earlier run."""
-    user_renamed = (
-        planned.previous is not None
-        and planned.source is not AssetSource.UPLOADED
-        and planned.previous.name != planned.previous.suggested_name
-    )
     asset.asset_type = planned.asset_type
-    if not user_renamed:
-        asset.name = planned.name
+    asset.name = planned.user_name or planned.name
     asset.source = planned.source
     asset.manifest_tag = planned.tag
     asset.sort_order = order

@@ -7,7 +7,7 @@ to a run's crops, pairs the result with an earlier run's assets, and obeys the u
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,7 @@ class PlannedAsset:
     describe_error: str | None = None
     tag: str | None = None
     previous: Asset | None = None
+    user_name: str | None = None  # the name the user gave `previous`; set by `match_previous`
 
     @property
     def primary(self) -> Crop:
@@ -110,6 +111,7 @@ class RunState:
     decisions: list[AssetDecision] = field(default_factory=list)
     decided: Decided = field(default_factory=lambda: Decided())
     previous: list[Asset] = field(default_factory=list)
+    dismissed: list[tuple[uuid.UUID, list[float]]] = field(default_factory=list)  # (upload, box): no asset
     seconds: dict[str, float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -176,7 +178,8 @@ def match_previous(planned: list[PlannedAsset], previous: list[Asset]) -> None:
     """Pair each planned asset with the asset of an earlier run that shows the same thing.
 
     Same type, and at least one reference cut from the same photo at nearly the same place;
-    the pair sharing the most such references wins. Matched assets keep their tags and ids.
+    the pair sharing the most such references wins. Matched assets keep their tags and ids, and
+    a name the user gave them (`user_name`).
     """
     scores = []
     for i, plan in enumerate(planned):
@@ -198,6 +201,38 @@ def match_previous(planned: list[PlannedAsset], previous: list[Asset]) -> None:
         planned[i].previous = previous[j]
         used_plan.add(i)
         used_old.add(j)
+    upload_names = {crop.upload.id: crop.upload.name for plan in planned for crop in plan.crops}
+    for plan in planned:
+        earlier = plan.previous
+        if earlier is None:
+            continue
+        plan.user_name = user_name(earlier, upload_names)
+        if plan.user_name is not None:
+            # Set before describing, so an uploaded asset's describer is told the user's name and
+            # the row is written with it (the run writes an uploaded plan's name as it stands).
+            plan.name = plan.user_name
+        elif plan.pinned and plan.source is not AssetSource.UPLOADED:
+            # Not described again: it keeps the suggestion of the description made from the pinned reference.
+            plan.name = earlier.suggested_name or earlier.name
+
+
+def user_name(old: Asset, upload_names: Mapping[uuid.UUID, str]) -> str | None:
+    """The name the user gave the earlier asset ``old``, or None where its name is the run's own.
+
+    A run names an uploaded asset after its upload and an extracted one after its describer's
+    suggestion, made without any name (so that the two stay told apart). Any other name is the
+    user's (`rename` of an extracted asset, `split --name`) and outlives every run, whatever the
+    run now plans the asset as: a split-off view that is a CHARACTER photo's own face is planned
+    as that upload's asset. `rename` of an uploaded asset renames its upload as well, so the run's
+    own rule gives the user's name back and nothing needs keeping. ``upload_names`` maps upload
+    ids to the uploads' names; an upload not in it (removed) tells nothing.
+    """
+    if old.source is AssetSource.UPLOADED:
+        upload_name = upload_names.get(old.upload_id) if old.upload_id is not None else None
+        return old.name if upload_name is not None and old.name != upload_name else None
+    # Without a suggestion (the description failed) a user's name cannot be told from the run's
+    # fallback; keeping both is the safe side: losing a user's name is the worse mistake.
+    return old.name if old.name != old.suggested_name else None
 
 
 def _best(crops: list[Crop]) -> Crop:
@@ -208,6 +243,11 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
     """Apply the rules in ``pipeline.rules`` to the crops of a run, then the user's decisions."""
     planned: list[PlannedAsset] = []
     person_of = {c.key: n for n, person in enumerate(state.people) for c in person}
+
+    def dismissed(crop: Crop) -> bool:
+        # The user deleted the extracted asset this view belonged to.
+        return any(u == crop.upload.id and bbox_iou(crop.box, box) >= SAME_VIEW_IOU for u, box in state.dismissed)
+
     confirmed = state.decided.confirmed
     people_assets: dict[int, PlannedAsset] = {}
     primary_objects: dict[uuid.UUID, Crop] = {}
@@ -252,6 +292,7 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
     for n, members in enumerate(state.people):
         if n in people_assets:
             continue
+        members = [c for c in members if not dismissed(c)]
         clear = [
             c
             for c in members
@@ -270,6 +311,7 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
         c
         for c in state.objects_crops
         if c.kind == "object"
+        and (c.key in by_primary or not dismissed(c))
         and (
             c.key in by_primary
             or c.key in confirmed
@@ -307,4 +349,24 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
             planned.append(
                 PlannedAsset(rules.extracted_type(class_name), class_name.title(), AssetSource.EXTRACTED, crops)
             )
-    return merge_decided(planned, state.decided)
+    return in_reading_order(merge_decided(planned, state.decided))
+
+
+def _place(crop: Crop) -> tuple[int, float, float]:
+    return (crop.upload.sort_order, crop.box[1], crop.box[0])
+
+
+def in_reading_order(planned: list[PlannedAsset]) -> list[PlannedAsset]:
+    """Assets and their references in an order that depends only on the photos, never on the random
+    ids the grouping saw: uploaded assets in upload order, then extracted ones by the photo and the
+    place (top, then left) of their primary view; each asset's other views likewise. New tags are
+    numbered in this order, so the same photos always get the same tags."""
+    for asset in planned:
+        asset.crops[1:] = sorted(asset.crops[1:], key=_place)
+    return sorted(
+        planned,
+        key=lambda a: (
+            a.source is AssetSource.EXTRACTED,
+            _place(a.primary) if a.source is AssetSource.EXTRACTED else (0, 0.0, 0.0),
+        ),
+    )

@@ -1,56 +1,13 @@
-"""Reading the registry: finding manifests, and exporting them as JSON or a Markdown production bible."""
+"""The registry as other tools and people read it: JSON, and a Markdown production bible."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
-from vidpipe.db.models import Asset, Manifest
-from vidpipe.errors import VidpipeError
+from vidpipe.db.models import Manifest
 from vidpipe.storage import FileStore
 
 REGISTRY_FORMAT = "vidpipe.registry/1"
-
-
-def find_manifest(session: Session, ref: str) -> Manifest:
-    """The manifest with this id, or with the only id that starts with ``ref`` (at least 6 characters),
-    with its uploads, assets and references loaded."""
-    try:
-        manifest_id: uuid.UUID | None = uuid.UUID(ref)
-    except ValueError:
-        manifest_id = _id_from_prefix(session, ref)
-    found = None
-    if manifest_id is not None:
-        found = session.scalar(
-            select(Manifest)
-            .where(Manifest.id == manifest_id)
-            .options(selectinload(Manifest.uploads), selectinload(Manifest.assets).selectinload(Asset.references))
-        )
-    if found is None:
-        raise VidpipeError(f"no manifest with id {ref!r} (see `vidpipe manifest list`)")
-    return found
-
-
-def _id_from_prefix(session: Session, ref: str) -> uuid.UUID | None:
-    text = ref.lower()
-    if len(text) < 6 or any(c not in "0123456789abcdef-" for c in text):
-        return None
-    # Ids only: UUIDs are 32 hex digits on SQLite and native uuid on PostgreSQL, so compare in Python.
-    matches = [
-        i
-        for i in session.scalars(select(Manifest.id))
-        if i.hex.startswith(text.replace("-", "")) or str(i).startswith(text)
-    ]
-    if len(matches) > 1:
-        raise VidpipeError(f"manifest id {ref!r} is ambiguous: {len(matches)} manifests start with it")
-    return matches[0] if matches else None
-
-
-def list_manifests(session: Session) -> list[Manifest]:
-    return list(session.scalars(select(Manifest).order_by(Manifest.created_at.desc())))
 
 
 def registry_json(manifest: Manifest, store: FileStore) -> dict[str, Any]:

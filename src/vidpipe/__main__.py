@@ -1,0 +1,5 @@
+"""``python -m vidpipe``: the same as the ``vidpipe`` command."""
+
+from vidpipe.cli.app import main
+
+main()

@@ -1,0 +1,95 @@
+"""Running a manifest in the foreground with live progress; Ctrl-C and SIGTERM cancel it cleanly."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vidpipe.cli.common import err_console
+from vidpipe.domain.enums import JobStatus
+from vidpipe.errors import VidpipeError
+
+if TYPE_CHECKING:
+    from vidpipe.app import AppContext
+    from vidpipe.jobs.embedded import RunHandle
+    from vidpipe.services.views import JobView
+
+# Exit statuses of a run stopped by a signal, as shells report them (128 + the signal's number).
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+@contextmanager
+def cancel_on_signals(handle: RunHandle) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM cancel the run (it stops at its next checkpoint and records
+    "cancelled"); a second Ctrl-C gives up waiting. Yields the list of signals received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield received
+        return
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signum)
+        err_console.print("[yellow]stopping the run at its next checkpoint…[/] (Ctrl-C again to quit at once)")
+        handle.cancel()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False) -> JobView:
+    """Run a queued job here, with bars for photos and descriptions; returns the job once it ended
+    successfully. A cancelled run exits 130 (Ctrl-C) or 143 (SIGTERM); a failed one raises."""
+    from vidpipe.services import runs
+
+    with Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    ) as bars:
+        photos = bars.add_task("photos", total=None)
+        crops = bars.add_task("descriptions", total=None)
+        step_task = bars.add_task("step", total=None)
+
+        def on_progress(step: str, counters: dict[str, int]) -> None:
+            bars.update(step_task, description=f"step: {step}")
+            bars.update(photos, completed=counters.get("uploads_processed", 0), total=counters.get("uploads_total"))
+            bars.update(
+                crops, completed=counters.get("crops_described", 0), total=counters.get("describe_total") or None
+            )
+
+        handle = runs.run_in_foreground(ctx, job, on_progress)
+        with cancel_on_signals(handle) as received:
+            while not handle.wait(0.2):
+                pass
+    finished = runs.get_job(ctx, str(job.id))
+    if not handle.claimed:
+        raise runs.ManifestBusyError(
+            f"manifest {finished.target_id} is already being processed by another run (job {finished.id})"
+        )
+    if finished.status is JobStatus.CANCELLED:
+        err_console.print(f"[yellow]cancelled[/]: job {finished.id}; the registry is as it was before this run")
+        if signal.SIGTERM in received:
+            raise typer.Exit(EXIT_SIGTERM)
+        # Cancelled from elsewhere (`vidpipe jobs cancel`) is a plain failure of this command.
+        raise typer.Exit(EXIT_SIGINT if signal.SIGINT in received else 1)
+    if finished.status is not JobStatus.SUCCEEDED:
+        raise VidpipeError(f"manifest {finished.target_id}: {finished.error or finished.status.value}")
+    return finished

@@ -1,0 +1,1 @@
+"""How work runs: durable jobs (the row is the truth), their execution, heartbeat, recovery and runners."""

@@ -1,0 +1,77 @@
+"""What each kind of job does, and what its failure means for the thing it works on."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from vidpipe.db.repositories import manifests as manifests_repo
+from vidpipe.domain.enums import ManifestStatus
+from vidpipe.errors import VidpipeError
+from vidpipe.jobs.progress import JobStoppedError, JobTracker
+
+if TYPE_CHECKING:
+    from vidpipe.app import AppContext
+
+MANIFEST_PROCESS = "manifest.process"
+
+
+class StepFailedError(VidpipeError):
+    """A run failed in one of its steps; the message names the step and the reason."""
+
+    def __init__(self, step: str, exc: Exception) -> None:
+        super().__init__(f"step {step!r} failed: {exc}")
+        self.step = step
+
+
+class JobHandler(Protocol):
+    kind: str
+
+    def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
+        """Do the work; success is committed through ``tracker.commit`` with the work's own writes."""
+
+    def failure_message(self, exc: BaseException) -> str:
+        """What the user reads about a failure (which step, why)."""
+
+    def settle(self, session: Session, target_id: uuid.UUID, message: str) -> None:
+        """The job ended without success (failed, cancelled, interrupted): release its target."""
+
+
+class ManifestProcess:
+    """``manifest.process``: a manifesting run. Params: describers (list or None), force_describe."""
+
+    kind = MANIFEST_PROCESS
+
+    def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
+        from vidpipe.pipeline.manifesting import ManifestRunner
+
+        runner = ManifestRunner(
+            ctx.factory,
+            ctx.store,
+            ctx.toolkit(),
+            ctx.describer(params.get("describers"), force=bool(params.get("force_describe"))),
+        )
+        try:
+            runner.run(target_id, tracker)
+        except JobStoppedError:
+            raise
+        except Exception as exc:
+            raise StepFailedError(runner.failed_step, exc) from exc
+
+    def failure_message(self, exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, StepFailedError) else f"{type(exc).__name__}: {exc}"
+
+    def settle(self, session: Session, target_id: uuid.UUID, message: str) -> None:
+        manifests_repo.move_status(session, target_id, (ManifestStatus.PROCESSING,), ManifestStatus.ERROR, message)
+
+
+HANDLERS: dict[str, JobHandler] = {MANIFEST_PROCESS: ManifestProcess()}
+
+
+def handler_for(kind: str) -> JobHandler:
+    try:
+        return HANDLERS[kind]
+    except KeyError:
+        raise ValueError(f"no handler for job kind {kind!r}; known: {', '.join(HANDLERS)}") from None

@@ -1,0 +1,101 @@
+"""A running job's side of the conversation: progress out, "stop now?" in."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidpipe.db.repositories import jobs as jobs_repo
+from vidpipe.domain.enums import JobStatus
+from vidpipe.errors import CancelledError
+
+ProgressSink = Callable[[str, dict[str, int]], None]
+
+CANCELLED = "cancelled"
+LOST = "lost"  # the job was taken over (recovered as stale) while this process still ran it
+
+
+class JobStoppedError(CancelledError):
+    """The run must stop: the user cancelled it, or another process now owns the job."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("cancelled" if reason == CANCELLED else "the job was taken over by another process")
+        self.reason = reason
+
+
+class StopSignal:
+    """Why a job must stop, set from any thread (signal handler, heartbeat, another runner call)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+class JobTracker:
+    """Writes the run's step and counters to its job row (at most every ``interval`` seconds) and
+    raises `JobStoppedError` at each checkpoint once a stop was asked for."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        job_id: uuid.UUID,
+        owner: str,
+        stop: StopSignal,
+        sink: ProgressSink | None = None,
+        interval: float = 0.25,
+    ) -> None:
+        self.factory = factory
+        self.job_id = job_id
+        self.owner = owner
+        self.stop = stop
+        self.sink = sink
+        self.interval = interval
+        self.step = ""
+        self.counters: dict[str, int] = {}
+        self._last = 0.0
+
+    def begin(self, step: str) -> None:
+        self.checkpoint()
+        self.step = step
+        self._flush(force=True)
+
+    def set(self, **counters: int) -> None:
+        self.counters.update(counters)
+        self._flush()
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        if self.stop.is_set():
+            raise JobStoppedError(self.stop.reason)
+
+    def commit(self, session: Session) -> None:
+        self.checkpoint()
+        if not jobs_repo.finish(session, self.job_id, self.owner, JobStatus.SUCCEEDED, step="done"):
+            raise JobStoppedError(LOST)
+
+    def _flush(self, force: bool = False) -> None:
+        if self.sink:
+            self.sink(self.step, dict(self.counters))
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        with self.factory() as session, session.begin():
+            owned = jobs_repo.report_progress(session, self.job_id, self.owner, self.step, self.counters)
+        if not owned:
+            self.stop.set(LOST)

@@ -1,0 +1,113 @@
+"""A user's corrections to a processed registry. Every place that takes an asset accepts its tag
+within the manifest (CHAR_01) as well as its id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from vidpipe.app import AppContext
+from vidpipe.db.repositories import assets as assets_repo
+from vidpipe.db.repositories import jobs as jobs_repo
+from vidpipe.db.repositories import manifests as manifests_repo
+from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
+from vidpipe.pipeline import corrections
+from vidpipe.pipeline.corrections import DeleteResult, MergeResult, SplitResult
+from vidpipe.pipeline.reference_swap import SwapResult, swap_reference
+from vidpipe.services.views import AssetView
+
+
+def _resolve(ctx: AppContext, manifest_ref: str, asset_refs: Sequence[str]) -> tuple[uuid.UUID, list[str]]:
+    """The manifest's id and the tag of each asset named by tag or id; refused while a run is active."""
+    with ctx.factory() as session:
+        manifest_id = manifests_repo.manifest_id_from_ref(session, manifest_ref)
+        job = jobs_repo.active_job_for(session, manifest_id)
+        if job is not None:
+            raise ConflictError(
+                f"manifest {manifest_id} has a {job.status.value.lower()} run (job {job.id}); correct it when the "
+                f"run has finished, or stop it with `vidpipe jobs cancel {job.id}`"
+            )
+        tags = []
+        for ref in asset_refs:
+            asset = assets_repo.find_asset(session, manifest_id, ref)
+            if asset.manifest_tag is None:
+                raise VidpipeError(f"asset {asset.id} has no tag yet; process the manifest first")
+            tags.append(asset.manifest_tag)
+    return manifest_id, tags
+
+
+def merge(ctx: AppContext, manifest_ref: str, keep: str, others: Sequence[str], *, force: bool = False) -> MergeResult:
+    """Fold ``others`` into ``keep`` (one character, prop or place after all). Assets of different
+    types are refused unless ``force``."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [keep, *others])
+    return corrections.merge_assets(ctx.factory, manifest_id, tags[0], tags[1:], force=force)
+
+
+def split(
+    ctx: AppContext,
+    manifest_ref: str,
+    asset: str,
+    positions: Sequence[int],
+    name: str | None = None,
+    describers: list[str] | None = None,
+) -> SplitResult:
+    """Move the references at ``positions`` (1-based) into a new asset, described afresh."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    return corrections.split_asset(
+        ctx.factory, ctx.store, ctx.describer(describers), manifest_id, tags[0], positions, name
+    )
+
+
+def rename(ctx: AppContext, manifest_ref: str, asset: str, name: str) -> AssetView:
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    row = corrections.rename_asset(ctx.factory, manifest_id, tags[0], name)
+    return get_asset(ctx, str(manifest_id), str(row.id))
+
+
+def edit_tags(
+    ctx: AppContext, manifest_ref: str, asset: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+) -> list[str]:
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    return corrections.edit_user_tags(ctx.factory, manifest_id, tags[0], add, remove)
+
+
+def swap(
+    ctx: AppContext,
+    manifest_ref: str | None,
+    asset: str,
+    image: Path,
+    *,
+    force: bool = False,
+    describers: list[str] | None = None,
+) -> SwapResult:
+    """Make ``image`` the asset's primary reference (checked against the asset: a character's face
+    must match its identity unless ``force``) and describe that asset again."""
+    if manifest_ref is None:
+        try:
+            asset_id = uuid.UUID(asset)
+        except ValueError:
+            raise VidpipeError(
+                f"{asset!r} is not an asset id; name the manifest too to use a tag such as CHAR_01"
+            ) from None
+        with ctx.factory() as session:
+            manifest_ref = str(assets_repo.manifest_of_asset(session, asset_id))
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    with ctx.factory() as session:
+        row_id = assets_repo.find_asset(session, manifest_id, tags[0]).id
+    return swap_reference(ctx.factory, ctx.store, ctx.toolkit(), ctx.describer(describers), row_id, image, force=force)
+
+
+def delete(ctx: AppContext, manifest_ref: str, asset: str) -> DeleteResult:
+    """Remove an extracted asset from the registry; later runs make no asset of its views again."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    return corrections.delete_asset(ctx.factory, manifest_id, tags[0])
+
+
+def get_asset(ctx: AppContext, manifest_ref: str, asset: str) -> AssetView:
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, manifest_ref)
+        row = assets_repo.find_asset(session, manifest.id, asset)
+        if row is None:
+            raise NotFoundError(f"no asset {asset!r}")
+        return AssetView.of(row, {u.id: u.name for u in manifest.uploads})

@@ -1,0 +1,114 @@
+"""Manifests: create with photos, add photos, read, list, delete, export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from vidpipe.app import AppContext
+from vidpipe.db.models import Job, Manifest
+from vidpipe.db.repositories import jobs as jobs_repo
+from vidpipe.db.repositories import manifests as manifests_repo
+from vidpipe.errors import ConflictError, VidpipeError
+from vidpipe.pipeline.registry import registry_json, registry_markdown
+from vidpipe.pipeline.uploads import PhotoIn, Refusal, add_photos
+from vidpipe.services.views import IntakeResult, ManifestSummary, ManifestView, PhotoNote, UploadView
+
+MAX_MANIFEST_NAME_CHARS = 200
+
+
+def _notes(refusals: Sequence[Refusal]) -> tuple[tuple[PhotoNote, ...], tuple[PhotoNote, ...]]:
+    notes = [PhotoNote(str(r.path), r.reason, duplicate=r.duplicate_of is not None) for r in refusals]
+    return tuple(n for n in notes if not n.duplicate), tuple(n for n in notes if n.duplicate)
+
+
+def _no_usable_photo(what: str, refusals: Sequence[Refusal]) -> VidpipeError:
+    reasons = "; ".join(f"{r.path}: {r.reason}" for r in refusals) or "no photo was given"
+    return VidpipeError(f"{what}: none of the photos can be used ({reasons})")
+
+
+def create_manifest(ctx: AppContext, name: str, photos: Sequence[PhotoIn]) -> IntakeResult:
+    """A new DRAFT manifest holding the usable photos. A manifest with no usable photo is not created."""
+    title = name.strip()[:MAX_MANIFEST_NAME_CHARS] or "Untitled"
+    with ctx.transaction() as session:
+        manifest = Manifest(name=title)
+        session.add(manifest)
+        session.flush()
+        added, refused = add_photos(session, ctx.store, manifest, list(photos), ctx.settings)
+        if not added:
+            # Raising rolls the new manifest back: nothing is written.
+            raise _no_usable_photo(f"manifest {title!r} was not created", refused)
+        bad, duplicates = _notes(refused)
+        return IntakeResult(
+            ManifestSummary.of(manifest), tuple(UploadView.of(u, u.sort_order) for u in added), bad, duplicates
+        )
+
+
+def add_manifest_photos(ctx: AppContext, ref: str, photos: Sequence[PhotoIn]) -> IntakeResult:
+    """Add photos to a manifest; the same bytes twice are added once (and reported as duplicates)."""
+    with ctx.transaction() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        _refuse_while_active(session, manifest, "add photos")
+        added, refused = add_photos(session, ctx.store, manifest, list(photos), ctx.settings)
+        bad, duplicates = _notes(refused)
+        if not added and bad:
+            raise _no_usable_photo(f"no photo was added to {manifest.name!r}", refused)
+        return IntakeResult(
+            ManifestSummary.of(manifest), tuple(UploadView.of(u, u.sort_order) for u in added), bad, duplicates
+        )
+
+
+def _refuse_while_active(session: Session, manifest: Manifest, action: str) -> None:
+    job = jobs_repo.active_job_for(session, manifest.id)
+    if job is not None:
+        raise ConflictError(
+            f"cannot {action}: manifest {manifest.name!r} has a {job.status.value.lower()} run (job {job.id}); "
+            f"wait for it or stop it with `vidpipe jobs cancel {job.id}`"
+        )
+
+
+def _latest_job(session: Session, manifest: Manifest) -> Job | None:
+    active = jobs_repo.active_job_for(session, manifest.id)
+    if active is not None:
+        return active
+    jobs = jobs_repo.list_jobs(session, manifest.id, limit=1)
+    return jobs[0] if jobs else None
+
+
+def show_manifest(ctx: AppContext, ref: str) -> ManifestView:
+    """The manifest with its photos, assets, references, statistics and current (or last) job."""
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        return ManifestView.of(manifest, _latest_job(session, manifest))
+
+
+def list_manifests(ctx: AppContext) -> list[ManifestSummary]:
+    with ctx.factory() as session:
+        return [ManifestSummary.of(m) for m in manifests_repo.list_manifests(session)]
+
+
+def delete_manifest(ctx: AppContext, ref: str) -> ManifestSummary:
+    """Remove a manifest with its photos' records, assets and decisions (not while a run may write it).
+
+    Stored files are content-addressed and may be shared with other manifests, so they stay.
+    """
+    with ctx.transaction() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        _refuse_while_active(session, manifest, "delete it")
+        summary = ManifestSummary.of(manifest)
+        session.delete(manifest)
+        return summary
+
+
+def export_manifest(ctx: AppContext, ref: str, fmt: Literal["json", "md"]) -> str:
+    """The registry as JSON (for other tools) or as a Markdown production bible."""
+    if fmt not in ("json", "md"):
+        raise VidpipeError(f"export format must be json or md, not {fmt!r}")
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        if fmt == "json":
+            return json.dumps(registry_json(manifest, ctx.store), indent=2, ensure_ascii=False)
+        return registry_markdown(manifest, ctx.store)

@@ -1,0 +1,139 @@
+"""The contract every job runner keeps, run against each runner (the embedded thread pool today;
+the distributed runner later runs the same tests). Real runs: real photos, models and databases."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from vidpipe.app import AppContext
+from vidpipe.db.models import Job
+from vidpipe.db.repositories import jobs as jobs_repo
+from vidpipe.domain.enums import JobStatus, ManifestStatus
+from vidpipe.jobs.recovery import recover_stale_jobs
+from vidpipe.jobs.runner import JobRunner
+from vidpipe.pipeline.uploads import PhotoIn
+from vidpipe.services import manifests, runs
+from vidpipe.services.views import JobView
+
+pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
+
+
+@pytest.fixture(params=["embedded"])
+def runner(request: pytest.FixtureRequest, app_ctx: AppContext) -> JobRunner:
+    assert request.param == "embedded"
+    return app_ctx.runner
+
+
+def wait_for(ctx: AppContext, job_id: uuid.UUID, done: Callable[[JobView], bool], timeout: float = 60) -> JobView:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = runs.get_job(ctx, str(job_id))
+        if done(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
+        time.sleep(0.02)
+
+
+def mid_run(job: JobView) -> bool:
+    return job.status is JobStatus.RUNNING and job.step in ("detect", "people", "embed")
+
+
+def ended(job: JobView) -> bool:
+    return not job.active
+
+
+def _snapshot(ctx: AppContext, manifest_id: uuid.UUID) -> list[tuple[uuid.UUID, str | None, str, int]]:
+    view = manifests.show_manifest(ctx, str(manifest_id))
+    return sorted((a.id, a.tag, a.name, len(a.references)) for a in view.assets)
+
+
+def test_a_submitted_job_runs_to_success(app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]) -> None:
+    manifest = manifests.create_manifest(app_ctx, "Contract", production[2:4]).manifest
+    job = runs.request_run(app_ctx, str(manifest.id), submit=False)
+    assert job.status is JobStatus.QUEUED and job.attempts == 0
+    runner.submit(job.id)
+    finished = wait_for(app_ctx, job.id, ended)
+    assert finished.status is JobStatus.SUCCEEDED and finished.attempts == 1 and finished.step == "done"
+    assert finished.progress["uploads_processed"] == 2
+    view = manifests.show_manifest(app_ctx, str(manifest.id))
+    assert view.summary.status is ManifestStatus.READY and len(view.assets) >= 2
+
+
+def test_cancelling_a_running_job_stops_it_within_a_second_and_keeps_the_registry(
+    app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]
+) -> None:
+    manifest = manifests.create_manifest(app_ctx, "Contract", production).manifest
+    runs.process_manifest(app_ctx, str(manifest.id))
+    before = _snapshot(app_ctx, manifest.id)
+
+    job = runs.request_run(app_ctx, str(manifest.id), reprocess=True)  # submitted to the runner
+    wait_for(app_ctx, job.id, mid_run)
+    asked = time.monotonic()
+    runs.cancel_job(app_ctx, str(job.id))
+    stopped = wait_for(app_ctx, job.id, ended, timeout=10)
+    took = time.monotonic() - asked
+
+    assert stopped.status is JobStatus.CANCELLED and stopped.error == "cancelled"
+    assert took < 1.5, f"the run took {took:.2f} s to stop"
+    view = manifests.show_manifest(app_ctx, str(manifest.id))
+    assert view.summary.status is ManifestStatus.ERROR and view.summary.error == "cancelled"
+    assert _snapshot(app_ctx, manifest.id) == before
+    # The manifest can be run again afterwards.
+    again = runs.process_manifest(app_ctx, str(manifest.id), reprocess=True)
+    assert again.status is JobStatus.SUCCEEDED and _snapshot(app_ctx, manifest.id) == before
+
+
+def test_a_cancel_from_another_process_reaches_the_run(
+    app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]
+) -> None:
+    manifest = manifests.create_manifest(app_ctx, "Contract", production).manifest
+    job = runs.request_run(app_ctx, str(manifest.id))
+    wait_for(app_ctx, job.id, mid_run)
+    # Another process knows the job only by its row: it can only set the cancel flag.
+    with AppContext.open(app_ctx.settings, toolkit=app_ctx.toolkit()) as other, other.transaction() as session:
+        assert jobs_repo.request_cancel(session, job.id)
+    asked = time.monotonic()
+    stopped = wait_for(app_ctx, job.id, ended, timeout=10)
+    assert stopped.status is JobStatus.CANCELLED and time.monotonic() - asked < 1.5
+    assert manifests.show_manifest(app_ctx, str(manifest.id)).summary.error == "cancelled"
+
+
+def test_a_queued_job_is_cancelled_at_once(app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]) -> None:
+    manifest = manifests.create_manifest(app_ctx, "Contract", production[2:3]).manifest
+    job = runs.request_run(app_ctx, str(manifest.id), submit=False)
+    cancelled = runs.cancel_job(app_ctx, str(job.id))
+    assert cancelled.status is JobStatus.CANCELLED
+    view = manifests.show_manifest(app_ctx, str(manifest.id))
+    assert view.summary.status is ManifestStatus.ERROR and view.summary.error == "cancelled"
+    runner.submit(job.id)  # a cancelled job is never run
+    time.sleep(0.5)
+    assert runs.get_job(app_ctx, str(job.id)).attempts == 0
+
+
+def test_a_run_taken_over_after_its_lease_does_not_write(
+    app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]
+) -> None:
+    """If a live process is wrongly thought dead (a very long pause), its run must not write the
+    registry beside the retry: ownership is checked in the write transaction."""
+    manifest = manifests.create_manifest(app_ctx, "Contract", production).manifest
+    job = runs.request_run(app_ctx, str(manifest.id))
+    wait_for(app_ctx, job.id, mid_run)
+    with app_ctx.transaction() as session:  # its heartbeat looks 10 minutes old...
+        session.execute(
+            update(Job).where(Job.id == job.id).values(heartbeat_at=jobs_repo.now() - timedelta(minutes=10))
+        )
+    (recovered,) = recover_stale_jobs(app_ctx.factory, app_ctx.settings.jobs)  # ...so it is queued again
+    assert recovered.action == "requeued"
+    time.sleep(2.0)  # the first run notices it lost the job at its next progress write or heartbeat
+    assert app_ctx.runner.running() == []
+    assert runs.get_job(app_ctx, str(job.id)).status is JobStatus.QUEUED
+    assert manifests.show_manifest(app_ctx, str(manifest.id)).assets == ()
+    retried = runs.process_manifest(app_ctx, str(manifest.id))
+    assert retried.id == job.id and retried.status is JobStatus.SUCCEEDED and retried.attempts == 2
