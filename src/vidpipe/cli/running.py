@@ -15,10 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vidpipe.cli.common import err_console
 from vidpipe.domain.enums import JobStatus
 from vidpipe.errors import VidpipeError
+from vidpipe.jobs.progress import CANCELLED, StopSignal
 
 if TYPE_CHECKING:
     from vidpipe.app import AppContext
-    from vidpipe.jobs.embedded import RunHandle
     from vidpipe.services.views import JobView
 
 # Exit statuses of a run stopped by a signal, as shells report them (128 + the signal's number).
@@ -27,9 +27,9 @@ EXIT_SIGTERM = 143
 
 
 @contextmanager
-def cancel_on_signals(handle: RunHandle) -> Iterator[list[int]]:
+def cancel_on_signals(stop: StopSignal) -> Iterator[list[int]]:
     """While inside, SIGINT and SIGTERM cancel the run (it stops at its next checkpoint and records
-    "cancelled"); a second Ctrl-C gives up waiting. Yields the list of signals received."""
+    "cancelled"); a second Ctrl-C quits at once. Yields the list of signals received."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield received
@@ -40,7 +40,7 @@ def cancel_on_signals(handle: RunHandle) -> Iterator[list[int]]:
             raise KeyboardInterrupt
         received.append(signum)
         err_console.print("[yellow]stopping the run at its next checkpoint…[/] (Ctrl-C again to quit at once)")
-        handle.cancel()
+        stop.set(CANCELLED)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -55,6 +55,7 @@ def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False)
     successfully. A cancelled run exits 130 (Ctrl-C) or 143 (SIGTERM); a failed one raises."""
     from vidpipe.services import runs
 
+    stop = StopSignal()
     with Progress(
         TextColumn("[bold]{task.description:<14}"),
         BarColumn(),
@@ -75,15 +76,12 @@ def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False)
                 crops, completed=counters.get("crops_described", 0), total=counters.get("describe_total") or None
             )
 
-        handle = runs.run_in_foreground(ctx, job, on_progress)
-        with cancel_on_signals(handle) as received:
-            while not handle.wait(0.2):
-                pass
-    finished = runs.get_job(ctx, str(job.id))
-    if not handle.claimed:
-        raise runs.ManifestBusyError(
-            f"manifest {finished.target_id} is already being processed by another run (job {finished.id})"
-        )
+        try:
+            with cancel_on_signals(stop) as received:
+                finished = runs.run_here(ctx, job, sink=on_progress, stop=stop)
+        except KeyboardInterrupt:  # the second Ctrl-C: the run was recorded as cancelled on the way out
+            err_console.print(f"[yellow]cancelled[/]: job {job.id}")
+            raise typer.Exit(EXIT_SIGINT) from None
     if finished.status is JobStatus.CANCELLED:
         err_console.print(f"[yellow]cancelled[/]: job {finished.id}; the registry is as it was before this run")
         if signal.SIGTERM in received:

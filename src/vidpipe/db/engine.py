@@ -28,10 +28,13 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # SQLite leaves foreign keys off by default; WAL lets readers (progress polling) run
-            # beside the writer.
+            # beside the writer. In WAL mode, synchronous=NORMAL stays consistent through any crash
+            # of the process (only a power cut may lose the last commits) and spares an fsync per
+            # commit, which frequent job progress writes would otherwise pay.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

@@ -46,24 +46,33 @@ def execute_job(
     handler = handler_for(kind)
     if cancel_first:
         stop.set(CANCELLED)
-    tracker = JobTracker(ctx.factory, job_id, owner, stop, sink)
+    tracker = JobTracker(
+        ctx.factory, job_id, owner, stop, sink, cancel_poll_seconds=ctx.settings.jobs.cancel_poll_seconds
+    )
+
+    def end(status: JobStatus, message: str) -> None:
+        # Only while this process still holds the job: after a takeover the row is someone else's.
+        with ctx.transaction() as session:
+            if jobs_repo.finish(session, job_id, owner, status, error=message):
+                handler.settle(session, target_id, message)
+
     try:
         with Heartbeat(ctx.factory, job_id, owner, stop, ctx.settings.jobs):
             tracker.checkpoint()
             handler.run(ctx, target_id, params, tracker)
     except JobStoppedError as exc:
         if exc.reason == CANCELLED:
-            with ctx.transaction() as session:
-                if jobs_repo.finish(session, job_id, owner, JobStatus.CANCELLED, error="cancelled"):
-                    handler.settle(session, target_id, "cancelled")
+            end(JobStatus.CANCELLED, "cancelled")
         else:
             logger.warning("job %s was taken over by another process; this run's work is dropped", job_id)
+    except KeyboardInterrupt:
+        # A second Ctrl-C in a foreground run: the user wants out now; the run ends as cancelled.
+        end(JobStatus.CANCELLED, "cancelled")
+        raise
     except BaseException as exc:
-        # BaseException: a KeyboardInterrupt or SystemExit in this thread must still record the end.
+        # BaseException: a SystemExit in this thread must still record the end.
         message = handler.failure_message(exc)
-        with ctx.transaction() as session:
-            if jobs_repo.finish(session, job_id, owner, JobStatus.FAILED, error=message):
-                handler.settle(session, target_id, message)
+        end(JobStatus.FAILED, message)
         if not isinstance(exc, Exception):
             raise
         logger.warning("job %s (%s) failed: %s", job_id, kind, message)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Beats every ``heartbeat_seconds``; polls the cancel flag every ``cancel_poll_seconds``.
+    """Beats every ``heartbeat_seconds``, whatever the run is doing (a long model call included).
 
-    A cancel request (from `vidpipe jobs cancel` in another process, say) or a lost ownership sets
-    the job's stop signal; the run notices at its next checkpoint.
+    A lost ownership, or a cancel flag found on the row, sets the job's stop signal; the run stops
+    at its next checkpoint (which also reads the flag itself, more often: see `JobTracker`).
     """
 
     def __init__(
@@ -43,15 +42,12 @@ class Heartbeat:
         self._thread.join()
 
     def _loop(self) -> None:
-        last_beat = time.monotonic()
-        while not self._done.wait(self.settings.cancel_poll_seconds):
+        while not self._done.wait(self.settings.heartbeat_seconds):
             try:
                 with self.factory() as session, session.begin():
-                    if jobs_repo.cancel_requested(session, self.job_id):
+                    if not jobs_repo.beat(session, self.job_id, self.owner):
+                        self.stop.set(LOST)
+                    elif jobs_repo.cancel_requested(session, self.job_id):
                         self.stop.set(CANCELLED)
-                    if time.monotonic() - last_beat >= self.settings.heartbeat_seconds:
-                        last_beat = time.monotonic()
-                        if not jobs_repo.beat(session, self.job_id, self.owner):
-                            self.stop.set(LOST)
             except Exception as exc:  # a database hiccup must not kill the run; the lease covers long ones
                 logger.warning("heartbeat of job %s failed: %s", self.job_id, exc)

@@ -48,7 +48,13 @@ class StopSignal:
 
 class JobTracker:
     """Writes the run's step and counters to its job row (at most every ``interval`` seconds) and
-    raises `JobStoppedError` at each checkpoint once a stop was asked for."""
+    raises `JobStoppedError` at each checkpoint once a stop was asked for.
+
+    A cancel asked for in this process (Ctrl-C, the runner) is seen at the next checkpoint; one
+    asked for in another process is read from the row at a checkpoint, at most every
+    ``cancel_poll_seconds``. Polling at checkpoints rather than on a timer costs nothing between
+    them, and a run can only stop at a checkpoint anyway.
+    """
 
     def __init__(
         self,
@@ -58,6 +64,7 @@ class JobTracker:
         stop: StopSignal,
         sink: ProgressSink | None = None,
         interval: float = 0.25,
+        cancel_poll_seconds: float = 0.5,
     ) -> None:
         self.factory = factory
         self.job_id = job_id
@@ -65,9 +72,11 @@ class JobTracker:
         self.stop = stop
         self.sink = sink
         self.interval = interval
+        self.cancel_poll_seconds = cancel_poll_seconds
         self.step = ""
         self.counters: dict[str, int] = {}
         self._last = 0.0
+        self._last_poll = time.monotonic()
 
     def begin(self, step: str) -> None:
         self.checkpoint()
@@ -80,6 +89,11 @@ class JobTracker:
         self.checkpoint()
 
     def checkpoint(self) -> None:
+        if not self.stop.is_set() and time.monotonic() - self._last_poll >= self.cancel_poll_seconds:
+            self._last_poll = time.monotonic()
+            with self.factory() as session:
+                if jobs_repo.cancel_requested(session, self.job_id):
+                    self.stop.set(CANCELLED)
         if self.stop.is_set():
             raise JobStoppedError(self.stop.reason)
 
@@ -97,5 +111,8 @@ class JobTracker:
         self._last = now
         with self.factory() as session, session.begin():
             owned = jobs_repo.report_progress(session, self.job_id, self.owner, self.step, self.counters)
+            if owned and jobs_repo.cancel_requested(session, self.job_id):
+                self.stop.set(CANCELLED)
+        self._last_poll = now
         if not owned:
             self.stop.set(LOST)
