@@ -90,9 +90,10 @@ def run_recovery_bench(
             if code != 0:
                 raise VidpipeError(f"the recovering run failed: {child.communicate()[1][-500:]}")
             job = runs.list_jobs(ctx, str(killed), limit=1)[0]
-            same = [(a.tag, a.name) for a in manifests.show_manifest(ctx, str(killed)).assets] == [
-                (a.tag, a.name) for a in manifests.show_manifest(ctx, str(clean)).assets
-            ]
+            recovered, expected = (
+                sorted((a.tag, a.asset_type.value, a.name, len(a.references)) for a in view.assets)
+                for view in (manifests.show_manifest(ctx, str(m)) for m in (killed, clean))
+            )
     return {
         "photos": len(photos),
         "lease_seconds": lease_seconds,
@@ -103,5 +104,6 @@ def run_recovery_bench(
         "requeued_to_ready_seconds": round(ready_at - requeued_at, 2),
         "kill_to_ready_seconds": round(ready_at - killed_at, 2),
         "attempts": job.attempts,
-        "same_registry_as_clean_run": same,
+        "same_registry_as_clean_run": recovered == expected,
+        "registry_differences": sorted(set(recovered) ^ set(expected)),
     }

@@ -11,7 +11,7 @@ from vidpipe.app import AppContext
 from vidpipe.db.repositories import assets as assets_repo
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
+from vidpipe.errors import ConflictError, VidpipeError
 from vidpipe.pipeline import corrections
 from vidpipe.pipeline.corrections import DeleteResult, MergeResult, SplitResult
 from vidpipe.pipeline.reference_swap import SwapResult, swap_reference
@@ -108,6 +108,4 @@ def get_asset(ctx: AppContext, manifest_ref: str, asset: str) -> AssetView:
     with ctx.factory() as session:
         manifest = manifests_repo.find_manifest(session, manifest_ref)
         row = assets_repo.find_asset(session, manifest.id, asset)
-        if row is None:
-            raise NotFoundError(f"no asset {asset!r}")
         return AssetView.of(row, {u.id: u.name for u in manifest.uploads})

@@ -142,43 +142,35 @@ def close_unowned(
     )
 
 
-def stale_jobs(session: Session, lease_seconds: float) -> list[Job]:
-    """Running jobs whose heartbeat is older than the lease (or that never wrote one)."""
+def _stale(lease_seconds: float) -> Any:
+    """RUNNING with a heartbeat older than the lease (or, for rows from before heartbeats, no
+    heartbeat and no change for that long)."""
     cutoff = now() - timedelta(seconds=lease_seconds)
-    return list(
-        session.scalars(
-            select(Job).where(
-                Job.status == JobStatus.RUNNING,
-                or_(Job.heartbeat_at < cutoff, (Job.heartbeat_at.is_(None)) & (Job.updated_at < cutoff)),
-            )
-        )
+    return (Job.status == JobStatus.RUNNING) & or_(
+        Job.heartbeat_at < cutoff, Job.heartbeat_at.is_(None) & (Job.updated_at < cutoff)
     )
 
 
+def stale_jobs(session: Session, lease_seconds: float) -> list[Job]:
+    """Running jobs whose process stopped proving it is alive."""
+    return list(session.scalars(select(Job).where(_stale(lease_seconds))))
+
+
 def requeue_stale(session: Session, job_id: uuid.UUID, lease_seconds: float) -> bool:
-    """A stale RUNNING job back to QUEUED, if it is still stale (its owner may have come back)."""
-    cutoff = now() - timedelta(seconds=lease_seconds)
+    """A stale job back to QUEUED, if it is still stale (its owner may have come back meanwhile)."""
     return _changed(
         session,
         update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.RUNNING,
-            or_(Job.heartbeat_at < cutoff, Job.heartbeat_at.is_(None)),
-        )
+        .where(Job.id == job_id, _stale(lease_seconds))
         .values(status=JobStatus.QUEUED, owner=None, error="interrupted; queued again", updated_at=now()),
     )
 
 
 def fail_stale(session: Session, job_id: uuid.UUID, lease_seconds: float, error: str) -> bool:
-    cutoff = now() - timedelta(seconds=lease_seconds)
+    """A stale job out of attempts ends FAILED, if it is still stale."""
     return _changed(
         session,
         update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.RUNNING,
-            or_(Job.heartbeat_at < cutoff, Job.heartbeat_at.is_(None)),
-        )
+        .where(Job.id == job_id, _stale(lease_seconds))
         .values(status=JobStatus.FAILED, owner=None, error=error, finished_at=now(), updated_at=now()),
     )
