@@ -33,3 +33,15 @@ def test_providers_as_json_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("VIDPIPE_DESCRIBE__GEMINI__MAX_IN_FLIGHT", "0")
     with pytest.raises(ValidationError, match="max_in_flight"):
         Settings()
+
+
+def test_a_short_lease_brings_the_heartbeat_with_it_and_a_bad_pair_is_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from vidpipe.settings import JobSettings
+
+    assert JobSettings().heartbeat_seconds == 5 and JobSettings().lease_seconds == 30
+    assert JobSettings(lease_seconds=6).heartbeat_seconds == 2
+    with pytest.raises(ValidationError, match="at most half of lease_seconds"):
+        JobSettings(lease_seconds=6, heartbeat_seconds=4)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from vidpipe.errors import VidpipeError
+
 
 @contextmanager
 def temporary_file(folder: Path) -> Iterator[tuple[IO[bytes], Path]]:
@@ -29,10 +31,19 @@ def temporary_file(folder: Path) -> Iterator[tuple[IO[bytes], Path]]:
 
 @contextmanager
 def atomic_write(target: Path) -> Iterator[IO[bytes]]:
-    """Write ``target`` whole or not at all: the new content replaces it only if the block succeeds."""
-    with temporary_file(target.parent) as (handle, path):
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(path, target)
+    """Write ``target`` whole or not at all: the new content replaces it only if the block succeeds.
+
+    A target that cannot be written (a folder, no permission, a missing or read-only place) raises
+    `VidpipeError` naming it, and leaves nothing behind.
+    """
+    if target.is_dir():
+        raise VidpipeError(f"cannot write {str(target)!r}: it is a folder; give a file name")
+    try:
+        with temporary_file(target.parent) as (handle, path):
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(path, target)
+    except OSError as exc:
+        raise VidpipeError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from exc

@@ -107,7 +107,11 @@ class JobSettings(BaseModel):
     lease_seconds: float = Field(
         30.0, gt=0, description="A running job without a heartbeat for this long is stale and recovered"
     )
-    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a running job writes its heartbeat")
+    heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often a running job writes its heartbeat (default: 5, or a third of a shorter lease)",
+    )
     max_attempts: int = Field(3, ge=1, le=100, description="Runs of one job, retries after a crash included")
     cancel_poll_seconds: float = Field(
         0.5, gt=0, le=5, description="How often a running job looks for a cancel request from another process"
@@ -118,7 +122,10 @@ class JobSettings(BaseModel):
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> JobSettings:
-        # Two missed heartbeats must not yet make a live job look dead.
+        # Two missed heartbeats must not yet make a live job look dead. A short lease given alone
+        # brings the heartbeat down with it; one given explicitly is checked.
+        if "heartbeat_seconds" not in self.model_fields_set:
+            self.heartbeat_seconds = min(self.heartbeat_seconds, self.lease_seconds / 3)
         if self.heartbeat_seconds * 2 > self.lease_seconds:
             raise ValueError(
                 f"heartbeat_seconds ({self.heartbeat_seconds}) must be at most half of lease_seconds "

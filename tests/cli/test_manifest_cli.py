@@ -139,3 +139,32 @@ def test_jobs_list_show_and_cancel(vidpipe: Run, data_dir: Path) -> None:
     assert code == 2 and "already ended" in err
     code, _, err = vidpipe("jobs", "show", "nonexistent")
     assert code == 2 and "no job" in err
+
+
+def test_export_to_a_place_that_cannot_be_written_is_one_line(vidpipe: Run, data_dir: Path, tmp_path: Path) -> None:
+    code, out, _ = vidpipe("manifest", "create", "Out", data_dir / "detection/skimage_data/coffee.png")
+    manifest_id = _created_id(out)
+    for target in (tmp_path, Path("/proc/x.json")):  # a folder; a place no file can be made
+        code, _, err = vidpipe("manifest", "export", manifest_id, "--output", target)
+        assert code == 2 and str(target) in err and "Traceback" not in err
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_a_misspelt_names_column_is_refused(vidpipe: Run, data_dir: Path, tmp_path: Path) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text("file,nme\ncoffee.png,Espresso\n")
+    code, _, err = vidpipe(
+        "manifest", "create", "Typo", data_dir / "detection/skimage_data/coffee.png", "--names", names
+    )
+    assert code == 2 and "'nme'" in err
+
+
+def test_jobs_list_fits_80_columns_and_shows_errors(vidpipe: Run, data_dir: Path) -> None:
+    code, out, _ = vidpipe("manifest", "create", "Jobs", data_dir / "detection/skimage_data/coffee.png")
+    manifest_id = _created_id(out)
+    assert vidpipe("manifest", "process", manifest_id)[0] == 0
+    code, out, _ = vidpipe("manifest", "process", manifest_id, "--describer", "nonsense")
+    assert code == 2
+    code, out, _ = vidpipe("jobs", "list")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80
+    assert "SUCCEEDED" in out and manifest_id[:8] in out

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from vidpipe.domain.detections import Detections
+from vidpipe.errors import VidpipeError
 from vidpipe.imaging import draw as draw_module
 from vidpipe.imaging.draw import PALETTE, colour_for, draw_detections, montage, save_image
 
@@ -155,7 +156,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary_one(
         raise OSError("disk full")
 
     monkeypatch.setattr(draw_module.Image.Image, "save", half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(VidpipeError, match=r"cannot write .*x\.png.*disk full"):
         save_image(np.zeros((8, 8, 3), np.uint8), target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]

@@ -100,3 +100,22 @@ def test_opening_the_registry_recovers(app_ctx: AppContext, production: list[Pho
         assert [(r.job_id, r.action) for r in other.recovered] == [(job_id, "requeued")]
     # A short-lived process does not run it: it waits in the queue for `process` or a worker.
     assert _state(app_ctx, manifest_id, job_id)[0] is JobStatus.QUEUED
+
+
+def test_a_cancel_asked_of_a_dead_run_is_carried_out_by_recovery(
+    app_ctx: AppContext, production: list[PhotoIn]
+) -> None:
+    """`jobs cancel` right after a kill -9: the flag cannot reach the dead process, so recovery ends
+    the job as cancelled instead of queueing it again."""
+    manifest_id, job_id = _queued_run(app_ctx, production[2:3])
+    _running_in_a_dead_process(app_ctx, job_id, heartbeat_age_seconds=1)
+    assert runs.cancel_job(app_ctx, str(job_id)).status is JobStatus.RUNNING  # still within its lease
+    with app_ctx.transaction() as session:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(heartbeat_at=jobs_repo.now() - timedelta(seconds=60))
+        )
+
+    (done,) = recover_stale_jobs(app_ctx.factory, JobSettings(lease_seconds=30, heartbeat_seconds=5))
+
+    assert done.action == "cancelled"
+    assert _state(app_ctx, manifest_id, job_id) == (JobStatus.CANCELLED, ManifestStatus.ERROR, "cancelled")

@@ -137,3 +137,20 @@ def test_a_run_taken_over_after_its_lease_does_not_write(
     assert manifests.show_manifest(app_ctx, str(manifest.id)).assets == ()
     retried = runs.process_manifest(app_ctx, str(manifest.id))
     assert retried.id == job.id and retried.status is JobStatus.SUCCEEDED and retried.attempts == 2
+
+
+def test_a_stopping_runner_hands_its_running_jobs_back_to_the_queue(
+    app_ctx: AppContext, runner: JobRunner, production: list[PhotoIn]
+) -> None:
+    """A worker restart must not throw durable work away: its runs go back to the queue, uncounted."""
+    manifest = manifests.create_manifest(app_ctx, "Contract", production).manifest
+    job = runs.request_run(app_ctx, str(manifest.id))
+    wait_for(app_ctx, job.id, mid_run)
+    app_ctx.runner.close(release=True)
+    back = runs.get_job(app_ctx, str(job.id))
+    assert back.status is JobStatus.QUEUED and back.attempts == 0 and "released" in (back.error or "")
+    assert manifests.show_manifest(app_ctx, str(manifest.id)).summary.status is ManifestStatus.PROCESSING
+    # The next `process` (or worker) runs that same job.
+    with AppContext.open(app_ctx.settings, toolkit=app_ctx.toolkit()) as other:
+        finished = runs.process_manifest(other, str(manifest.id))
+    assert finished.id == job.id and finished.status is JobStatus.SUCCEEDED and finished.attempts == 1

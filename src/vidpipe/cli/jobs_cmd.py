@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
-from rich import box
 from rich.markup import escape
-from rich.table import Table
 
 from vidpipe.cli.common import console, err_console, open_app
+from vidpipe.cli.tables import ColumnKind, narrow_table
 
 if TYPE_CHECKING:
     from vidpipe.app import AppContext
@@ -50,31 +50,31 @@ def _counters(job: JobView) -> str:
 @app.command("list")
 def list_cmd(
     manifest: str | None = typer.Option(None, "--manifest", help="Only this manifest's jobs"),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first"),
+    limit: int = typer.Option(20, "--limit", min=1, help="At most this many, newest first"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
-    """Jobs, newest first: kind, target, status, step, attempts, heartbeat age, error."""
+    """Jobs, newest first: target, status, step, attempts, heartbeat age, error (and kind)."""
     from vidpipe.services import runs
 
     with _app() as ctx:
-        jobs = runs.list_jobs(ctx, manifest, limit)
+        jobs = runs.list_jobs(ctx, manifest, limit + 1)
+    shown = jobs[:limit]
     if as_json:
-        print(json.dumps([j.to_json() for j in jobs], indent=2))
+        print(json.dumps([j.to_json() for j in shown], indent=2))
         return
-    table = Table(title=f"Jobs ({len(jobs)})", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("target", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("step", no_wrap=True)
-    table.add_column("try", no_wrap=True, justify="right")
-    table.add_column("beat", no_wrap=True, justify="right")
-    table.add_column("error", min_width=10, overflow="fold")
-    for j in jobs:
+    kinds = {j.kind for j in shown}
+    columns: list[tuple[str, ColumnKind]] = [("id", "key"), ("manifest", "key")]
+    if len(kinds) > 1:
+        columns.append(("kind", "key"))
+    columns += [("status", "key"), ("step", "key"), ("try", "key"), ("beat", "key"), ("error", "text")]
+    title = f"Jobs ({', '.join(sorted(kinds)) or 'none'})"
+    more = f"the newest {limit} shown; --limit for more" if len(jobs) > limit else None
+    table = narrow_table(title, columns, caption=more)
+    for j in shown:
         table.add_row(
             str(j.id)[:8],
-            j.kind,
             str(j.target_id)[:8] if j.target_id else "-",
+            *([j.kind] if len(kinds) > 1 else []),
             j.status.value,
             j.step or "-",
             str(j.attempts),
@@ -139,11 +139,22 @@ def work_cmd(
     once: bool = typer.Option(False, "--once", help="Run what is queued now, then stop"),
 ) -> None:
     """A long-lived worker: recovers stale jobs and runs queued ones on VIDPIPE_JOBS__WORKERS threads,
-    sweeping every VIDPIPE_JOBS__SWEEP_SECONDS. Ctrl-C or SIGTERM cancels its runs and stops it."""
+    sweeping every VIDPIPE_JOBS__SWEEP_SECONDS. Ctrl-C or SIGTERM stops it: its running jobs stop at
+    their next checkpoint and go back to the queue, for the next worker or `manifest process`."""
     import signal
 
+    from vidpipe.services import runs
+
     with _app() as ctx:
+
+        def on_event(event: str, job_id: uuid.UUID) -> None:
+            job = runs.get_job(ctx, str(job_id))
+            detail = f" ({job.error})" if event == "ended" and job.error else ""
+            state = "started" if event == "started" else job.status.value
+            err_console.print(f"{time.strftime('%H:%M:%S')} job {str(job_id)[:8]} {job.kind} {state}{detail}")
+
         runner = ctx.runner
+        runner.on_event = on_event
         if once:
             started = runner.sweep()
             err_console.print(f"running {len(started)} queued job(s)")
@@ -159,5 +170,7 @@ def work_cmd(
         )
         while not stopping:
             time.sleep(0.2)
-        err_console.print("stopping: cancelling running jobs")
-        runner.close(cancel=True)
+        if runner.running():
+            err_console.print("stopping: running jobs go back to the queue at their next checkpoint")
+        runner.close(release=True)
+        err_console.print("worker stopped")

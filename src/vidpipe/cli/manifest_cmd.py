@@ -107,6 +107,11 @@ def add(
     with _app() as ctx:
         result = add_manifest_photos(ctx, manifest_id, photos)
     _print_intake(result, f"{escape(result.manifest.name)}: added")
+    if result.added and result.manifest.status is not ManifestStatus.DRAFT:
+        console.print(
+            f"the registry does not show them yet: `vidpipe manifest reprocess {str(result.manifest.id)[:8]}`",
+            highlight=False,
+        )
     if result.refused:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -290,12 +295,12 @@ def show(
     console.print(f"[dim]{summary.id}[/]", highlight=False)
     if view.job is not None and view.job.active:
         console.print(_job_line(view.job, lease), highlight=False)
-    if summary.status is ManifestStatus.DRAFT or not view.assets:
-        _print_uploads(view)
-        if summary.status is ManifestStatus.DRAFT:
-            console.print(f"not processed yet: `vidpipe manifest process {str(summary.id)[:8]}`", highlight=False)
+    _print_uploads(view)
+    if summary.status is ManifestStatus.DRAFT:
+        console.print(f"not processed yet: `vidpipe manifest process {str(summary.id)[:8]}`", highlight=False)
         return
-    _print_assets(view)
+    if view.assets:
+        _print_assets(view)
     if references:
         _print_references(view)
 

@@ -22,8 +22,12 @@ if TYPE_CHECKING:
     from vidpipe.services.views import JobView
 
 # Exit statuses of a run stopped by a signal, as shells report them (128 + the signal's number).
+EXIT_SIGHUP = 129
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_FOR_SIGNAL = {signal.SIGHUP: EXIT_SIGHUP, signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+# A run cancelled from elsewhere (`vidpipe jobs cancel`) ended without success, like a failed one.
+EXIT_CANCELLED_ELSEWHERE = 2
 
 
 @contextmanager
@@ -39,10 +43,12 @@ def cancel_on_signals(stop: StopSignal) -> Iterator[list[int]]:
         if received and signum == signal.SIGINT:
             raise KeyboardInterrupt
         received.append(signum)
-        err_console.print("[yellow]stopping the run at its next checkpoint…[/] (Ctrl-C again to quit at once)")
+        again = " (Ctrl-C again to quit at once)" if signum == signal.SIGINT else ""
+        err_console.print(f"[yellow]stopping the run at its next checkpoint…[/]{again}")
         stop.set(CANCELLED)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal cancels the run rather than leaving it to the lease.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield received
     finally:
@@ -52,12 +58,13 @@ def cancel_on_signals(stop: StopSignal) -> Iterator[list[int]]:
 
 def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False) -> JobView:
     """Run a queued job here, with bars for photos and descriptions; returns the job once it ended
-    successfully. A cancelled run exits 130 (Ctrl-C) or 143 (SIGTERM); a failed one raises."""
+    successfully. A cancelled run exits 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP) or 2 (cancelled
+    from another process); a failed one raises."""
     from vidpipe.services import runs
 
     stop = StopSignal()
     with Progress(
-        TextColumn("[bold]{task.description:<14}"),
+        TextColumn("[bold]{task.description:<22}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -67,11 +74,10 @@ def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False)
     ) as bars:
         photos = bars.add_task("photos", total=None)
         crops = bars.add_task("descriptions", total=None)
-        step_task = bars.add_task("step", total=None)
 
         def on_progress(step: str, counters: dict[str, int]) -> None:
-            bars.update(step_task, description=f"step: {step}")
-            bars.update(photos, completed=counters.get("uploads_processed", 0), total=counters.get("uploads_total"))
+            bars.update(photos, description=f"photos ({step})", completed=counters.get("uploads_processed", 0))
+            bars.update(photos, total=counters.get("uploads_total"))
             bars.update(
                 crops, completed=counters.get("crops_described", 0), total=counters.get("describe_total") or None
             )
@@ -84,10 +90,7 @@ def run_job_with_progress(ctx: AppContext, job: JobView, *, quiet: bool = False)
             raise typer.Exit(EXIT_SIGINT) from None
     if finished.status is JobStatus.CANCELLED:
         err_console.print(f"[yellow]cancelled[/]: job {finished.id}; the registry is as it was before this run")
-        if signal.SIGTERM in received:
-            raise typer.Exit(EXIT_SIGTERM)
-        # Cancelled from elsewhere (`vidpipe jobs cancel`) is a plain failure of this command.
-        raise typer.Exit(EXIT_SIGINT if signal.SIGINT in received else 1)
+        raise typer.Exit(EXIT_FOR_SIGNAL[signal.Signals(received[0])] if received else EXIT_CANCELLED_ELSEWHERE)
     if finished.status is not JobStatus.SUCCEEDED:
         raise VidpipeError(f"manifest {finished.target_id}: {finished.error or finished.status.value}")
     return finished

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.jobs.execution import execute_job
-from vidpipe.jobs.progress import CANCELLED, ProgressSink, StopSignal
+from vidpipe.jobs.progress import CANCELLED, RELEASED, ProgressSink, StopSignal
 from vidpipe.jobs.recovery import recover_stale_jobs
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ class EmbeddedRunner:
     up queued ones, so work queued by short-lived commands (or left by a crashed process) gets done.
     """
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, on_event: Callable[[str, uuid.UUID], None] | None = None) -> None:
         self.ctx = ctx
+        # Told "started" and "ended" for each job this runner runs (a worker's log lines).
+        self.on_event = on_event
         self.workers = ctx.settings.jobs.workers
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="vidpipe-job")
         self._running: dict[uuid.UUID, RunHandle] = {}
@@ -83,11 +86,15 @@ class EmbeddedRunner:
             return list(self._running)
 
     def _execute(self, job_id: uuid.UUID, stop: StopSignal, sink: ProgressSink | None) -> bool:
+        if self.on_event:
+            self.on_event("started", job_id)
         try:
             return execute_job(self.ctx, job_id, stop=stop, sink=sink)
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
+            if self.on_event:
+                self.on_event("ended", job_id)
 
     # ------------------------------------------------------------------------- long-lived processes
 
@@ -122,11 +129,15 @@ class EmbeddedRunner:
         self._sweeper = threading.Thread(target=loop, name="vidpipe-sweeper", daemon=True)
         self._sweeper.start()
 
-    def close(self, cancel: bool = False) -> None:
+    def close(self, release: bool = False) -> None:
+        """Stop taking work and wait for the running jobs: to finish, or with ``release`` to stop at
+        their next checkpoint and go back to the queue for another worker (or a later start)."""
         self._closed.set()
-        if cancel:
-            for job_id in self.running():
-                self.cancel(job_id)
+        if release:
+            with self._lock:
+                handles = list(self._running.values())
+            for handle in handles:
+                handle.stop.set(RELEASED)
         if self._sweeper is not None:
             self._sweeper.join()
         self._pool.shutdown(wait=True)

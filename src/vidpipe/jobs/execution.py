@@ -12,7 +12,7 @@ from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.domain.enums import JobStatus
 from vidpipe.jobs.handlers import handler_for
 from vidpipe.jobs.heartbeat import Heartbeat
-from vidpipe.jobs.progress import CANCELLED, JobStoppedError, JobTracker, ProgressSink, StopSignal
+from vidpipe.jobs.progress import CANCELLED, RELEASED, JobStoppedError, JobTracker, ProgressSink, StopSignal
 
 if TYPE_CHECKING:
     from vidpipe.app import AppContext
@@ -63,6 +63,9 @@ def execute_job(
     except JobStoppedError as exc:
         if exc.reason == CANCELLED:
             end(JobStatus.CANCELLED, "cancelled")
+        elif exc.reason == RELEASED:
+            with ctx.transaction() as session:
+                jobs_repo.release(session, job_id, owner)
         else:
             logger.warning("job %s was taken over by another process; this run's work is dropped", job_id)
     except KeyboardInterrupt:

@@ -47,12 +47,16 @@ class ManifestProcess:
     def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
         from vidpipe.pipeline.manifesting import ManifestRunner
 
-        runner = ManifestRunner(
-            ctx.factory,
-            ctx.store,
-            ctx.toolkit(),
-            ctx.describer(params.get("describers"), force=bool(params.get("force_describe"))),
-        )
+        try:
+            # Models and describers are made here, inside the job: a failure is the run's "prepare" step.
+            runner = ManifestRunner(
+                ctx.factory,
+                ctx.store,
+                ctx.toolkit(),
+                ctx.describer(params.get("describers"), force=bool(params.get("force_describe"))),
+            )
+        except Exception as exc:
+            raise StepFailedError("prepare", exc) from exc
         try:
             runner.run(target_id, tracker)
         except JobStoppedError:

@@ -17,13 +17,19 @@ ProgressSink = Callable[[str, dict[str, int]], None]
 
 CANCELLED = "cancelled"
 LOST = "lost"  # the job was taken over (recovered as stale) while this process still ran it
+RELEASED = "released"  # a stopping worker hands the job back to the queue
+STOP_MESSAGES = {
+    CANCELLED: "cancelled",
+    LOST: "the job was taken over by another process",
+    RELEASED: "the worker stopped; the job is queued again",
+}
 
 
 class JobStoppedError(CancelledError):
     """The run must stop: the user cancelled it, or another process now owns the job."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__("cancelled" if reason == CANCELLED else "the job was taken over by another process")
+        super().__init__(STOP_MESSAGES.get(reason, reason))
         self.reason = reason
 
 

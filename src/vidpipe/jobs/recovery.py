@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.domain.enums import ManifestStatus
+from vidpipe.domain.enums import JobStatus, ManifestStatus
 from vidpipe.jobs.handlers import handler_for
 from vidpipe.settings import JobSettings
 
@@ -30,7 +30,7 @@ INTERRUPTED = "interrupted"
 class Recovery:
     job_id: uuid.UUID | None
     target_id: uuid.UUID | None
-    action: str  # "requeued", "failed" or "orphan" (a PROCESSING manifest without a job)
+    action: str  # "requeued", "failed", "cancelled" or "orphan" (a PROCESSING manifest without a job)
     attempts: int = 0
 
 
@@ -38,18 +38,27 @@ def recover_stale_jobs(factory: sessionmaker[Session], settings: JobSettings) ->
     """Requeue or fail every stale job, and release manifests no job will finish; returns what was done."""
     done: list[Recovery] = []
     with factory() as session:
-        stale = [(j.id, j.kind, j.target_id, j.attempts) for j in jobs_repo.stale_jobs(session, settings.lease_seconds)]
-    for job_id, kind, target_id, attempts in stale:
+        stale = [
+            (j.id, j.kind, j.target_id, j.attempts, j.cancel_requested)
+            for j in jobs_repo.stale_jobs(session, settings.lease_seconds)
+        ]
+    for job_id, kind, target_id, attempts, cancelled in stale:
         with factory() as session, session.begin():
-            if attempts < settings.max_attempts:
+            if not cancelled and attempts < settings.max_attempts:
                 if jobs_repo.requeue_stale(session, job_id, settings.lease_seconds):
                     done.append(Recovery(job_id, target_id, "requeued", attempts))
                 continue
-            message = f"{INTERRUPTED} (no heartbeat for {settings.lease_seconds:g} s, {attempts} attempt(s) made)"
-            if jobs_repo.fail_stale(session, job_id, settings.lease_seconds, message):
+            # A cancel asked for while its process was already dead is carried out now.
+            status = JobStatus.CANCELLED if cancelled else JobStatus.FAILED
+            message = (
+                "cancelled"
+                if cancelled
+                else f"{INTERRUPTED} (no heartbeat for {settings.lease_seconds:g} s, {attempts} attempt(s) made)"
+            )
+            if jobs_repo.end_stale(session, job_id, settings.lease_seconds, status, message):
                 if target_id is not None:
                     handler_for(kind).settle(session, target_id, message)
-                done.append(Recovery(job_id, target_id, "failed", attempts))
+                done.append(Recovery(job_id, target_id, "cancelled" if cancelled else "failed", attempts))
     with factory() as session, session.begin():
         for manifest_id in manifests_repo.processing_manifest_ids(session):
             if jobs_repo.active_job_for(session, manifest_id) is None:

@@ -20,6 +20,7 @@ from vidpipe.settings import Settings
 from vidpipe.storage import FileStore
 
 MAX_NAME_CHARS = 200
+NAMES_COLUMNS = ("file", "name", "type")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,13 @@ def _read_names(csv_path: Path) -> list[_NameRow]:
             if "file" not in columns:
                 found = ", ".join(repr(c) for c in columns) or "none"
                 raise VidpipeError(f"{where} needs a 'file' column (and 'name', 'type'); its columns: {found}")
+            # A misspelt header ("nme") would silently drop every name: refuse it instead.
+            unknown = [c for c in columns if c and c not in NAMES_COLUMNS]
+            if unknown:
+                raise VidpipeError(
+                    f"{where} has unknown column(s) {', '.join(repr(c) for c in unknown)}; "
+                    f"its columns can be {', '.join(NAMES_COLUMNS)}"
+                )
             reader.fieldnames = columns
             for raw in reader:
                 values = {k: (v or "").strip() for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}

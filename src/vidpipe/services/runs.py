@@ -48,6 +48,9 @@ def request_run(
     one again; a manifest with no photo is not processed.
     """
     _check_providers(describers)
+    # Build the describers now, so that one not configured (no key, say) is refused before the
+    # manifest changes state, not as a failed run.
+    ctx.describer(describers, force=force_describe)
     with ctx.transaction() as session:
         manifest_id = manifests_repo.manifest_id_from_ref(session, ref)
         active = jobs_repo.active_job_for(session, manifest_id)

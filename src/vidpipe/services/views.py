@@ -66,7 +66,8 @@ class JobView:
         return max(0.0, ((now or datetime.now(UTC)) - self.heartbeat_at).total_seconds())
 
     def to_json(self) -> dict[str, Any]:
-        age = self.heartbeat_age_seconds()
+        # A finished job's last heartbeat says nothing about it now.
+        age = self.heartbeat_age_seconds() if self.active else None
         return {
             "id": str(self.id),
             "kind": self.kind,

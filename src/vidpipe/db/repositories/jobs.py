@@ -121,6 +121,23 @@ def finish(
     return _changed(session, update(Job).where(_owned(job_id, owner)).values(**values))
 
 
+def release(session: Session, job_id: uuid.UUID, owner: str) -> bool:
+    """RUNNING (held by ``owner``) back to QUEUED: a worker shutting down hands the job on. The
+    attempt is not counted: nothing went wrong with the job."""
+    return _changed(
+        session,
+        update(Job)
+        .where(_owned(job_id, owner))
+        .values(
+            status=JobStatus.QUEUED,
+            owner=None,
+            attempts=Job.attempts - 1,
+            error="released by a stopping worker; queued again",
+            updated_at=now(),
+        ),
+    )
+
+
 def request_cancel(session: Session, job_id: uuid.UUID) -> bool:
     return _changed(
         session,
@@ -157,20 +174,21 @@ def stale_jobs(session: Session, lease_seconds: float) -> list[Job]:
 
 
 def requeue_stale(session: Session, job_id: uuid.UUID, lease_seconds: float) -> bool:
-    """A stale job back to QUEUED, if it is still stale (its owner may have come back meanwhile)."""
+    """A stale job back to QUEUED, if it is still stale (its owner may have come back meanwhile) and
+    nobody asked to cancel it."""
     return _changed(
         session,
         update(Job)
-        .where(Job.id == job_id, _stale(lease_seconds))
+        .where(Job.id == job_id, _stale(lease_seconds), Job.cancel_requested.is_(False))
         .values(status=JobStatus.QUEUED, owner=None, error="interrupted; queued again", updated_at=now()),
     )
 
 
-def fail_stale(session: Session, job_id: uuid.UUID, lease_seconds: float, error: str) -> bool:
-    """A stale job out of attempts ends FAILED, if it is still stale."""
+def end_stale(session: Session, job_id: uuid.UUID, lease_seconds: float, status: JobStatus, error: str) -> bool:
+    """A stale job ends (FAILED out of attempts, CANCELLED when asked to), if it is still stale."""
     return _changed(
         session,
         update(Job)
         .where(Job.id == job_id, _stale(lease_seconds))
-        .values(status=JobStatus.FAILED, owner=None, error=error, finished_at=now(), updated_at=now()),
+        .values(status=status, owner=None, error=error, finished_at=now(), updated_at=now()),
     )

@@ -26,6 +26,11 @@ def manifest_id_from_ref(session: Session, ref: str) -> uuid.UUID:
             raise NotFoundError(f"no manifest with id {ref!r} (see `vidpipe manifest list`)")
         return manifest_id
     text = ref.strip().lower().replace("-", "")
+    if len(text) < MIN_PREFIX and all(c in "0123456789abcdef" for c in text):
+        raise VidpipeError(
+            f"manifest id {ref!r} is too short: give at least {MIN_PREFIX} of its first characters "
+            "(see `vidpipe manifest list`)"
+        )
     matches = []
     if len(text) >= MIN_PREFIX and all(c in "0123456789abcdef" for c in text):
         # Ids only: UUIDs are 32 hex digits on SQLite and native uuid on PostgreSQL, so compare in Python.
