@@ -235,8 +235,15 @@ def user_name(old: Asset, upload_names: Mapping[uuid.UUID, str]) -> str | None:
     return old.name if old.name != old.suggested_name else None
 
 
+def _first_in_photos(crop: Crop) -> tuple[int, float, float]:
+    """Breaks ties in favour of the earlier photo, then the higher and further-left view: never by
+    the crops' keys, which hold random ids, so that the same photos always give the same choice."""
+    place = _place(crop)
+    return (-place[0], -place[1], -place[2])
+
+
 def _best(crops: list[Crop]) -> Crop:
-    return max(crops, key=lambda c: (c.prominence, c.key))
+    return max(crops, key=lambda c: (c.prominence, _first_in_photos(c)))
 
 
 def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAsset]:
@@ -300,7 +307,7 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
         ]
         if not clear:
             continue
-        best = max(clear, key=lambda c: (c.quality.score if c.quality else 0.0, c.key))
+        best = max(clear, key=lambda c: (c.quality.score if c.quality else 0.0, _first_in_photos(c)))
         crops = [best, *[c for c in members if c is not best]]
         planned.append(PlannedAsset(AssetType.CHARACTER, "Person", AssetSource.EXTRACTED, crops))
 
