@@ -141,6 +141,9 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(user_cache_dir("vidpipe")) / "models",
         description="Folder holding model weights",
     )
+    model_mirror_url: str | None = Field(
+        None, description="A mirror of the model files (base address), tried before the public addresses"
+    )
     data_dir: Path = Field(
         default_factory=lambda: Path(user_data_dir("vidpipe")),
         description="Folder for the embedded database and stored files (originals, crops, sheets)",

@@ -126,7 +126,7 @@ def test_missing_model_is_one_clear_line(
         main()
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "yolox_nano.onnx" in err and "vidpipe models pull yolox_nano" in err
+    assert "yolox_nano.onnx" in err and "vidpipe models pull --defaults" in err and "vidpipe doctor" in err
 
 
 def test_demo_builds_a_registry_and_writes_pictures(tmp_path: Path) -> None:

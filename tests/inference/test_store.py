@@ -50,7 +50,7 @@ def test_missing_model_error_names_file_folder_and_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelMissingError) as info:
         store.path(get_spec("yolox_nano"))
     message = str(info.value)
-    assert "yolox_nano.onnx" in message and str(tmp_path) in message and "vidpipe models pull yolox_nano" in message
+    assert "yolox_nano.onnx" in message and str(tmp_path) in message and "vidpipe models pull --defaults" in message
     with pytest.raises(ModelMissingError, match=r"copy yolov8n_int8\.onnx"):
         store.path(get_spec("yolov8n_int8"))
 
@@ -104,15 +104,18 @@ def test_pull_downloads_verifies_and_reports_progress(file_server: tuple[str, Pa
     seen: list[int] = []
     store = ModelStore(tmp_path / "models")
     spec = _spec(f"{base}/tiny.bin", hashlib.sha256(payload).hexdigest())
-    paths = store.pull(spec, progress=lambda f: lambda done, total: seen.append(done))
-    assert paths[0].read_bytes() == payload and seen[-1] == len(payload)
+    (result,) = store.pull(spec, progress=lambda f: lambda done, total: seen.append(done))
+    assert result.path.read_bytes() == payload and seen[-1] == len(payload)
+    assert result.action == "downloaded" and result.bytes_fetched == len(payload)
+    # Present and valid: kept, nothing fetched.
+    assert [r.action for r in store.pull(spec)] == ["present"]
 
 
 def test_pull_refuses_a_corrupt_download_and_leaves_nothing(file_server: tuple[str, Path], tmp_path: Path) -> None:
     base, root = file_server
     (root / "tiny.bin").write_bytes(b"tampered")
     folder = tmp_path / "models"
-    with pytest.raises(ModelError, match="checksum mismatch"):
+    with pytest.raises(ModelError, match="does not verify"):
         ModelStore(folder).pull(_spec(f"{base}/tiny.bin", "0" * 64))
     assert list(folder.iterdir()) == []
     with pytest.raises(ModelError, match="404"):

@@ -12,6 +12,7 @@ from vidpipe.cli import bench_cmd, faces_cmd, jobs_cmd, manifest_cmd, models_cmd
 from vidpipe.cli.common import err_console
 from vidpipe.cli.demo_cmd import demo
 from vidpipe.cli.detect_cmd import detect
+from vidpipe.cli.doctor_cmd import doctor
 from vidpipe.errors import VidpipeError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.command("detect")(detect)
 app.command("demo")(demo)
+app.command("doctor")(doctor)
 
 
 def _version(value: bool) -> None:

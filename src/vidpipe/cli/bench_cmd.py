@@ -130,6 +130,20 @@ def bench_recovery(
     _report(result, as_json, "Recovery bench")
 
 
+@app.command("pull")
+def bench_pull(
+    models: Path = typer.Option(
+        Path("../shared/models"), "--models", help="A model folder with the published files and sources/*.tflite"
+    ),
+    as_json: bool = JsonOnly,
+) -> None:
+    """`models pull --defaults` from a loopback mirror into an empty folder (downloads and
+    conversions), then again with everything present: seconds and bytes."""
+    from vidpipe.bench.pull import run_pull_bench
+
+    _report(run_pull_bench(_existing(models, "model folder")), as_json, "Pull bench")
+
+
 @app.command("describe")
 def bench_describe(
     provider: str = typer.Option("fake-latency", "--provider", help="fake-latency: a local server with fixed latency"),

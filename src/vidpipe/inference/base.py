@@ -30,7 +30,7 @@ class Model:
                 f"model {spec.name!r} is a {spec.task.value} model; {type(self).__name__} needs {self.task.value}"
             )
         self.spec = spec
-        self.store = ModelStore(self.settings.model_dir)
+        self.store = ModelStore(self.settings.model_dir, self.settings.model_mirror_url)
         self._lock = threading.Lock()
         self._loaded: Any = None
         self.calls = 0

@@ -21,8 +21,38 @@ CLEAN_LICENCES = frozenset({"MIT", "Apache-2.0", "BSD-3-Clause", "BSD-2-Clause",
 
 
 @dataclass(frozen=True)
+class OutputCheck:
+    """A converted model's fingerprint: its output on a fixed input, compared with a reference.
+
+    The input is ``(integers 0..255 from numpy's default_rng(seed)) - offset) * scale`` in
+    ``input_shape``; the reference is the output's largest values (flat index, value) and its L2
+    norm, from the model as its authors' runtime computes it.
+    """
+
+    input_shape: tuple[int, ...]
+    offset: float
+    scale: float
+    top_values: tuple[tuple[int, float], ...]
+    l2_norm: float
+    seed: int = 0
+    tolerance: float = 1e-4
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a file is made when it is not published as is: an official source file, verified by its
+    own sha256, converted locally. The converted bytes depend on the converter's version while the
+    outputs do not, so the result is verified by ``check``, not by a checksum of its bytes."""
+
+    source: ModelFile
+    tool: str  # "tflite2onnx"
+    check: OutputCheck
+
+
+@dataclass(frozen=True)
 class ModelFile:
-    """One file of a model. ``sha256`` None means no published checksum is known."""
+    """One file of a model. ``sha256`` None means no published checksum is known (for a converted
+    file: the checksum of one known-good conversion; others are verified by their output)."""
 
     name: str
     sha256: str | None
@@ -30,6 +60,7 @@ class ModelFile:
     # A Python package that ships this file (used when the model folder lacks it).
     package: str | None = None
     package_subdir: str = ""
+    conversion: Conversion | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,10 @@ class ModelSpec:
 
 _DLIB_PKG = "face_recognition_models"
 _GH = "https://github.com"
+# google-coral/test_data at the commit the MobileNet files were taken from (Apache-2.0).
+_CORAL = f"{_GH}/google-coral/test_data/raw/104342d2"
+# Preprocessing of the two Coral MobileNets: RGB, (x - 128) / 128.
+_MOBILENET_INPUT = ((1, 3, 224, 224), 128.0, 1 / 128)
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -192,6 +227,28 @@ SPECS: tuple[ModelSpec, ...] = (
             ModelFile(
                 "mobilenet_v1_embedding.onnx",
                 "66e8804a2bc671cf0510736b47633ac0147d08541a58d7bb967be46a72e6cb7a",
+                conversion=Conversion(
+                    source=ModelFile(
+                        "sources/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+                        "f409ef4f73fcbb9667841965623c5c8524aac33d41b9bf5f3667161fb4a76319",
+                        (f"{_CORAL}/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",),
+                    ),
+                    tool="tflite2onnx",
+                    check=OutputCheck(
+                        *_MOBILENET_INPUT,
+                        top_values=(
+                            (195, 5.223322),
+                            (120, 5.058622),
+                            (278, 5.035094),
+                            (984, 4.94098),
+                            (1021, 4.823338),
+                            (566, 4.776281),
+                            (544, 4.682167),
+                            (679, 4.399825),
+                        ),
+                        l2_norm=27.93607,
+                    ),
+                ),
             ),
         ),
         licence="Apache-2.0",
@@ -206,8 +263,34 @@ SPECS: tuple[ModelSpec, ...] = (
             ModelFile(
                 "mobilenet_v2_imagenet.onnx",
                 "3772716665ebcfb1b1b329c8ca7bdf96bef07a9967f399c46d28bde238805675",
+                conversion=Conversion(
+                    source=ModelFile(
+                        "sources/mobilenet_v2_1.0_224_quant.tflite",
+                        "7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776",
+                        (f"{_CORAL}/mobilenet_v2_1.0_224_quant.tflite",),
+                    ),
+                    tool="tflite2onnx",
+                    check=OutputCheck(
+                        *_MOBILENET_INPUT,
+                        top_values=(
+                            (880, 0.0625),
+                            (886, 0.046875),
+                            (972, 0.046875),
+                            (845, 0.03515625),
+                            (540, 0.02734375),
+                            (575, 0.0234375),
+                            (311, 0.01953125),
+                            (645, 0.01953125),
+                        ),
+                        l2_norm=0.1205887,
+                    ),
+                ),
             ),
-            ModelFile("imagenet_labels.txt", "b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1"),
+            ModelFile(
+                "imagenet_labels.txt",
+                "b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1",
+                (f"{_CORAL}/imagenet_labels.txt",),
+            ),
         ),
         licence="Apache-2.0",
         source="google-coral MobileNet v2 ImageNet classifier, tflite2onnx",
