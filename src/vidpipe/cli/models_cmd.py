@@ -11,7 +11,7 @@ from rich.table import Table
 
 from vidpipe.cli.common import console, err_console, print_json, settings_with
 from vidpipe.cli.tables import narrow_table
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import ModelError, VidpipeError
 from vidpipe.inference.specs import SPECS, ModelFile, ModelSpec, get_spec
 from vidpipe.inference.store import FileState, ModelStore
 
@@ -138,10 +138,23 @@ def pull_model(
             task = progress.add_task(file.name, total=None)
             return lambda done, total: progress.update(task, completed=done, total=total)
 
+        failures: list[str] = []
         for spec in specs:
-            results += [(spec, r) for r in store.pull(spec, progress=on_file, force=force)]
+            # One model that cannot be had does not stop the others: the user sees every problem at once.
+            try:
+                results += [(spec, r) for r in store.pull(spec, progress=on_file, force=force)]
+            except ModelError as exc:
+                failures.append(str(exc))
     seconds = time.perf_counter() - start
     fetched = sum(r.bytes_fetched for _, r in results)
+    if failures:
+        for _, r in results:
+            err_console.print(f"{r.action:<10} {r.file.name}", highlight=False)
+        raise VidpipeError(
+            f"{len(failures)} of {len(specs)} model(s) could not be had: "
+            + " | ".join(failures)
+            + " (a studio mirror: VIDPIPE_MODEL_MIRROR_URL; files copied into the model folder by hand work too)"
+        )
     if as_json:
         print_json(
             {
@@ -163,7 +176,7 @@ def pull_model(
         return
     for spec, r in results:
         colour = "green" if r.action != "present" else "dim"
-        where = "" if r.path.parent == store.folder / Path(r.file.name).parent else f" (in {r.path.parent})"
+        where = "" if r.path.parent == store.folder / Path(r.file.name).parent else " (from its package)"
         console.print(f"[{colour}]{r.action:<10}[/] {spec.name:<23} {r.file.name}{where}", highlight=False)
     console.print(
         f"{len(results)} file(s) in {store.folder}: {fetched / 1e6:.1f} MB fetched in {seconds:.1f} s", highlight=False
