@@ -155,10 +155,11 @@ def test_an_invalid_setting_names_the_variable(
 def test_pull_of_a_present_model_downloads_nothing_and_an_unknown_source_is_explained(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "pull", "yolox_nano"])
     assert result.exit_code == 0 and "yolox_nano.onnx" in result.output
-    from vidpipe.errors import ModelError
+    from vidpipe.errors import VidpipeError
 
     missing = runner.invoke(app, ["models", "pull", "yolov8n_int8", "--model-dir", str(tmp_path)])
-    assert isinstance(missing.exception, ModelError) and "no download address" in str(missing.exception)
+    assert isinstance(missing.exception, VidpipeError)
+    assert "no download address" in str(missing.exception) and "copy yolov8n_int8.onnx" in str(missing.exception)
 
 
 def test_manifest_create_process_show_export(data_dir: Path, tmp_path: Path) -> None:
