@@ -13,6 +13,7 @@ from vidpipe.cli.common import err_console
 from vidpipe.cli.demo_cmd import demo
 from vidpipe.cli.detect_cmd import detect
 from vidpipe.cli.doctor_cmd import doctor
+from vidpipe.cli.serve_cmd import serve
 from vidpipe.errors import VidpipeError
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(jobs_cmd.app, name="jobs")
 app.command("detect")(detect)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
+app.command("serve")(serve)
 
 
 def _version(value: bool) -> None:

@@ -83,10 +83,15 @@ class JobTracker:
         self.counters: dict[str, int] = {}
         self._last = 0.0
         self._last_poll = time.monotonic()
+        self._step_started = time.monotonic()
 
     def begin(self, step: str) -> None:
         self.checkpoint()
-        self.step = step
+        now = time.monotonic()
+        if self.step:
+            # Each finished step's milliseconds, so progress can show per-step times as it goes.
+            self.counters[f"ms_{self.step}"] = round((now - self._step_started) * 1000)
+        self.step, self._step_started = step, now
         self._flush(force=True)
 
     def set(self, **counters: int) -> None:

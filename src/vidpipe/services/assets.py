@@ -11,7 +11,7 @@ from vidpipe.app import AppContext
 from vidpipe.db.repositories import assets as assets_repo
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.errors import ConflictError, VidpipeError
+from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
 from vidpipe.pipeline import corrections
 from vidpipe.pipeline.corrections import DeleteResult, MergeResult, SplitResult
 from vidpipe.pipeline.reference_swap import SwapResult, swap_reference
@@ -109,3 +109,14 @@ def get_asset(ctx: AppContext, manifest_ref: str, asset: str) -> AssetView:
         manifest = manifests_repo.find_manifest(session, manifest_ref)
         row = assets_repo.find_asset(session, manifest.id, asset)
         return AssetView.of(row, {u.id: u.name for u in manifest.uploads})
+
+
+def get_asset_by_id(ctx: AppContext, asset_id: str) -> AssetView:
+    """An asset by its id alone (its manifest found from it)."""
+    try:
+        parsed = uuid.UUID(asset_id)
+    except ValueError:
+        raise NotFoundError(f"no asset with id {asset_id!r}") from None
+    with ctx.factory() as session:
+        manifest_id = assets_repo.manifest_of_asset(session, parsed)
+    return get_asset(ctx, str(manifest_id), str(parsed))

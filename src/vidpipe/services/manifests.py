@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Literal
 
@@ -12,7 +13,8 @@ from vidpipe.app import AppContext
 from vidpipe.db.models import Job, Manifest
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.errors import ConflictError, VidpipeError
+from vidpipe.domain.enums import ManifestStatus
+from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
 from vidpipe.pipeline.registry import registry_json, registry_markdown
 from vidpipe.pipeline.uploads import PhotoIn, Refusal, add_photos
 from vidpipe.services.views import IntakeResult, ManifestSummary, ManifestView, PhotoNote, UploadView
@@ -47,14 +49,31 @@ def create_manifest(ctx: AppContext, name: str, photos: Sequence[PhotoIn]) -> In
         )
 
 
-def add_manifest_photos(ctx: AppContext, ref: str, photos: Sequence[PhotoIn]) -> IntakeResult:
-    """Add photos to a manifest; the same bytes twice are added once (and reported as duplicates)."""
+def create_empty_manifest(ctx: AppContext, name: str) -> ManifestSummary:
+    """A new DRAFT manifest with no photos yet (the web app adds them next); it is not processed
+    until it has some."""
+    title = name.strip()[:MAX_MANIFEST_NAME_CHARS]
+    if not title:
+        raise VidpipeError(f"a manifest name needs at least one visible character, got {name!r}")
+    with ctx.transaction() as session:
+        manifest = Manifest(name=title)
+        session.add(manifest)
+        session.flush()
+        return ManifestSummary.of(manifest)
+
+
+def add_manifest_photos(
+    ctx: AppContext, ref: str, photos: Sequence[PhotoIn], *, refuse_if_none: bool = True
+) -> IntakeResult:
+    """Add photos to a manifest; the same bytes twice are added once (and reported as duplicates).
+    When no photo could be added because all were bad, that is an error unless ``refuse_if_none``
+    is False (a shell that reports each file on its own)."""
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
         _refuse_while_active(session, manifest, "add photos")
         added, refused = add_photos(session, ctx.store, manifest, list(photos), ctx.settings)
         bad, duplicates = _notes(refused)
-        if not added and bad:
+        if refuse_if_none and not added and bad:
             raise _no_usable_photo(f"no photo was added to {manifest.name!r}", refused)
         return IntakeResult(
             ManifestSummary.of(manifest), tuple(UploadView.of(u, u.sort_order) for u in added), bad, duplicates
@@ -91,16 +110,56 @@ def list_manifests(ctx: AppContext) -> list[ManifestSummary]:
 
 
 def delete_manifest(ctx: AppContext, ref: str) -> ManifestSummary:
-    """Remove a manifest with its photos' records, assets and decisions (not while a run may write it).
-
-    Stored files are content-addressed and may be shared with other manifests, so they stay.
-    """
+    """Remove a manifest with its photos' records, assets and decisions (not while a run may write
+    it), then the stored files no other manifest uses (files are shared by content)."""
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
         _refuse_while_active(session, manifest, "delete it")
         summary = ManifestSummary.of(manifest)
+        keys = manifests_repo.file_keys_of(session, manifest.id)
         session.delete(manifest)
-        return summary
+    with ctx.factory() as session:
+        unused = keys - manifests_repo.keys_still_used(session, keys)
+    for key in unused:
+        ctx.store.delete(key)
+    return summary
+
+
+def rename_manifest(ctx: AppContext, ref: str, name: str) -> ManifestSummary:
+    title = name.strip()[:MAX_MANIFEST_NAME_CHARS]
+    if not title:
+        raise VidpipeError(f"a manifest name needs at least one visible character, got {name!r}")
+    with ctx.transaction() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        manifest.name = title
+        session.flush()
+        return ManifestSummary.of(manifest)
+
+
+def remove_upload(ctx: AppContext, ref: str, upload_id: str) -> ManifestSummary:
+    """Take a photo out of a manifest that has not been processed yet."""
+    with ctx.transaction() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        if manifest.status is not ManifestStatus.DRAFT:
+            raise ConflictError(
+                f"manifest {manifest.name!r} is {manifest.status.value}: photos are removed only before processing"
+            )
+        try:
+            wanted = uuid.UUID(upload_id)
+        except ValueError:
+            raise NotFoundError(f"no photo {upload_id!r} in manifest {manifest.name!r}") from None
+        upload = next((u for u in manifest.uploads if u.id == wanted), None)
+        if upload is None:
+            raise NotFoundError(f"no photo {upload_id!r} in manifest {manifest.name!r}")
+        key = upload.storage_key
+        manifest.uploads.remove(upload)  # delete-orphan removes the row
+        manifest.upload_count = len(manifest.uploads)
+        session.flush()
+        summary = ManifestSummary.of(manifest)
+    with ctx.factory() as session:
+        if not manifests_repo.keys_still_used(session, {key}):
+            ctx.store.delete(key)
+    return summary
 
 
 def export_manifest(ctx: AppContext, ref: str, fmt: Literal["json", "md"]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -161,3 +162,59 @@ def cancel_job(ctx: AppContext, ref: str) -> JobView:
             jobs_repo.request_cancel(session, job.id)
     ctx.runner.cancel(view.id)  # at once if it runs in this process; else its heartbeat sees the flag
     return get_job(ctx, str(view.id))
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    name: str
+    state: str  # "pending", "running", "done" or "failed"
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """Where a manifest's processing stands, for a progress bar or an event stream."""
+
+    manifest_id: uuid.UUID
+    status: ManifestStatus
+    step: str | None
+    counters: dict[str, int]
+    steps: tuple[StepProgress, ...]
+    error: str | None
+    job: JobView | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ManifestStatus.READY, ManifestStatus.ERROR)
+
+
+def progress(ctx: AppContext, ref: str) -> ProgressView:
+    """The manifest's status with its current (or last) run's step, counters and per-step times."""
+    from vidpipe.pipeline.manifesting import STEPS
+
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        active = jobs_repo.active_job_for(session, manifest.id)
+        latest = active or next(iter(jobs_repo.list_jobs(session, manifest.id, limit=1)), None)
+        job = JobView.of(latest) if latest is not None else None
+        status, error, stats = manifest.status, manifest.error, dict(manifest.stats or {})
+        manifest_id = manifest.id
+    counters = {k: v for k, v in (job.progress if job else {}).items() if not k.startswith("ms_")}
+    timings = {k[3:]: v / 1000 for k, v in (job.progress if job else {}).items() if k.startswith("ms_")}
+    timings.update(stats.get("seconds", {}) if status is ManifestStatus.READY else {})
+    current = job.step if job is not None else None
+    steps = []
+    seen_current = False
+    for name in STEPS:
+        if status is ManifestStatus.READY and job is not None and job.status is JobStatus.SUCCEEDED:
+            state = "done"
+        elif name == current and job is not None and job.active:
+            state, seen_current = "running", True
+        elif name == current and job is not None and job.status is JobStatus.FAILED:
+            state, seen_current = "failed", True
+        elif name in timings and not seen_current:
+            state = "done"
+        else:
+            state = "pending"
+        steps.append(StepProgress(name, state, timings.get(name)))
+    return ProgressView(manifest_id, status, current, counters, tuple(steps), error, job)

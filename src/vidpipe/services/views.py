@@ -96,6 +96,7 @@ class UploadView:
     width: int
     height: int
     size_bytes: int
+    storage_key: str
 
     @classmethod
     def of(cls, upload: Upload, position: int) -> UploadView:
@@ -108,6 +109,7 @@ class UploadView:
             upload.width,
             upload.height,
             upload.size_bytes,
+            upload.storage_key,
         )
 
 

@@ -85,3 +85,39 @@ def move_status(
 
 def processing_manifest_ids(session: Session) -> list[uuid.UUID]:
     return list(session.scalars(select(Manifest.id).where(Manifest.status == ManifestStatus.PROCESSING)))
+
+
+def file_keys_of(session: Session, manifest_id: uuid.UUID) -> set[str]:
+    """Every stored file a manifest's rows name: originals, crops, thumbnails, contact sheet."""
+    from vidpipe.db.models import AssetReference, Upload
+
+    keys: set[str] = set()
+    sheet = session.scalar(select(Manifest.contact_sheet).where(Manifest.id == manifest_id))
+    if sheet:
+        keys.add(sheet)
+    keys.update(session.scalars(select(Upload.storage_key).where(Upload.manifest_id == manifest_id)))
+    refs = session.execute(
+        select(AssetReference.image_key, AssetReference.thumbnail_key)
+        .join(Asset, AssetReference.asset_id == Asset.id)
+        .where(Asset.manifest_id == manifest_id)
+    )
+    for image_key, thumb_key in refs:
+        keys.update(k for k in (image_key, thumb_key) if k)
+    return keys
+
+
+def keys_still_used(session: Session, keys: set[str]) -> set[str]:
+    """Those of ``keys`` some row still names (files are shared by content across manifests)."""
+    from vidpipe.db.models import AssetReference, Upload
+
+    if not keys:
+        return set()
+    used = set(session.scalars(select(Upload.storage_key).where(Upload.storage_key.in_(keys))))
+    used.update(session.scalars(select(Manifest.contact_sheet).where(Manifest.contact_sheet.in_(keys))))
+    used.update(session.scalars(select(AssetReference.image_key).where(AssetReference.image_key.in_(keys))))
+    used.update(
+        k
+        for k in session.scalars(select(AssetReference.thumbnail_key).where(AssetReference.thumbnail_key.in_(keys)))
+        if k
+    )
+    return used

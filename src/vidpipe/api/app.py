@@ -1,0 +1,69 @@
+"""The FastAPI application: the engine behind HTTP, with the job runner serving in the background.
+
+CPU-heavy work never runs on the event loop: runs go to the runner's threads, and the synchronous
+route functions run in FastAPI's thread pool. On start-up the runner recovers stale jobs and picks up
+queued ones (`EmbeddedRunner.serve`), behind the runner interface a distributed backend can replace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vidpipe import __version__
+from vidpipe.api.routes import assets, files, jobs, manifests
+from vidpipe.api.schemas import HealthOut
+from vidpipe.app import AppContext
+from vidpipe.errors import VidpipeError
+
+
+def _error(status: int, error: str, detail: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
+    """The app over ``ctx``. With ``serve_jobs`` the runner sweeps for queued and stale jobs."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if serve_jobs:
+            ctx.runner.serve()
+        yield
+        ctx.runner.close(release=True)  # running jobs go back to the queue for the next start
+
+    app = FastAPI(
+        title="vidpipe",
+        version=__version__,
+        description="Asset Registry for AI video production: manifests, photos, runs, assets.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+
+    @app.exception_handler(VidpipeError)
+    async def vidpipe_error(_: Request, exc: VidpipeError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _error(422, "the request is not valid", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.get("/api/health", response_model=HealthOut, tags=["health"])
+    def health() -> HealthOut:
+        with ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return HealthOut(status="ok", version=__version__, database=ctx.engine.dialect.name)
+
+    for router in (manifests.router, jobs.router, assets.router, files.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,201 @@
+"""/api/manifests: create, list, read, rename, delete; photos in; processing and its progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from vidpipe.api.deps import file_url, get_ctx
+from vidpipe.api.schemas import (
+    Accepted,
+    AssetOut,
+    ManifestCreate,
+    ManifestOut,
+    ManifestPage,
+    ManifestRename,
+    ProgressOut,
+    UploadAnswer,
+    UploadOut,
+    UploadResult,
+)
+from vidpipe.app import AppContext
+from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
+from vidpipe.services import manifests, runs
+
+router = APIRouter(prefix="/api/manifests", tags=["manifests"])
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+EVENT_INTERVAL_SECONDS = 0.5
+
+
+@router.post("", status_code=201, response_model=ManifestOut)
+def create_manifest(body: ManifestCreate, ctx: Ctx) -> ManifestOut:
+    """A new, empty DRAFT manifest; photos come with `POST /api/manifests/{id}/uploads`."""
+    return ManifestOut.of(manifests.create_empty_manifest(ctx, body.name))
+
+
+@router.get("", response_model=ManifestPage)
+def list_manifests(
+    ctx: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0
+) -> ManifestPage:
+    everything = manifests.list_manifests(ctx)
+    page = everything[offset : offset + limit]
+    return ManifestPage(items=[ManifestOut.of(m) for m in page], total=len(everything), limit=limit, offset=offset)
+
+
+@router.get("/{manifest_id}", response_model=ManifestOut)
+def get_manifest(manifest_id: str, ctx: Ctx) -> ManifestOut:
+    return ManifestOut.of(manifests.show_manifest(ctx, manifest_id).summary)
+
+
+@router.patch("/{manifest_id}", response_model=ManifestOut)
+def rename_manifest(manifest_id: str, body: ManifestRename, ctx: Ctx) -> ManifestOut:
+    return ManifestOut.of(manifests.rename_manifest(ctx, manifest_id, body.name))
+
+
+@router.delete("/{manifest_id}", status_code=204)
+def delete_manifest(manifest_id: str, ctx: Ctx) -> Response:
+    manifests.delete_manifest(ctx, manifest_id)
+    return Response(status_code=204)
+
+
+@router.get("/{manifest_id}/uploads", response_model=list[UploadOut])
+def list_uploads(manifest_id: str, ctx: Ctx) -> list[UploadOut]:
+    view = manifests.show_manifest(ctx, manifest_id)
+    return [UploadOut.of(u, file_url(u.storage_key)) for u in view.uploads]
+
+
+def _safe_filename(raw: str | None, index: int) -> str:
+    # Only the last part of whatever the client sent, in a harmless alphabet: it names a temporary
+    # file and is kept as text; files are stored by content.
+    base = re.split(r"[\\/]", raw or "")[-1]
+    cleaned = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
+    return cleaned[:150] or f"photo-{index + 1}"
+
+
+@router.post("/{manifest_id}/uploads", response_model=UploadAnswer)
+async def upload_photos(
+    manifest_id: str,
+    ctx: Ctx,
+    files: Annotated[list[UploadFile], File(description="Photos (repeat the field)")],
+    names: Annotated[list[str] | None, Form(description="A name per file, in the same order")] = None,
+    types: Annotated[list[str] | None, Form(description="An asset type per file, in the same order")] = None,
+) -> UploadAnswer:
+    """Add many photos at once; each is answered as accepted, duplicate or refused with the reason."""
+    if names and len(names) != len(files):
+        raise VidpipeError(f"{len(names)} names for {len(files)} files: give one name per file, or none")
+    if types and len(types) != len(files):
+        raise VidpipeError(f"{len(types)} types for {len(files)} files: give one type per file, or none")
+    with tempfile.TemporaryDirectory(prefix="vidpipe-upload-") as work:
+        photos = []
+        for n, upload in enumerate(files):
+            folder = Path(work) / str(n)  # one folder each: two files may carry the same name
+            folder.mkdir()
+            path = folder / _safe_filename(upload.filename, n)
+            with path.open("wb") as out:
+                while chunk := await upload.read(1 << 20):
+                    out.write(chunk)
+            kind = parse_asset_type(types[n], f"type of {path.name}") if types and types[n] else None
+            photos.append(PhotoIn(path, kind or parse_asset_type("CHARACTER", "default"), names[n] if names else None))
+        result = await run_in_threadpool(manifests.add_manifest_photos, ctx, manifest_id, photos, refuse_if_none=False)
+        notes = {n.path: n for n in (*result.refused, *result.duplicates)}
+        added = {u.original_filename: u for u in result.added}
+        answers = []
+        for photo in photos:
+            note = notes.get(str(photo.path))
+            if note is not None:
+                outcome = "duplicate" if note.duplicate else "refused"
+                answers.append(
+                    UploadResult(file=photo.path.name, outcome=outcome, reason=note.reason.replace(work, ""))
+                )
+            else:
+                upload_view = added.get(photo.path.name)
+                answers.append(
+                    UploadResult(
+                        file=photo.path.name, outcome="accepted", upload_id=upload_view.id if upload_view else None
+                    )
+                )
+    return UploadAnswer(manifest=ManifestOut.of(result.manifest), files=answers)
+
+
+@router.delete("/{manifest_id}/uploads/{upload_id}", response_model=ManifestOut)
+def remove_upload(manifest_id: str, upload_id: str, ctx: Ctx) -> ManifestOut:
+    """Take a photo out while the manifest is a DRAFT."""
+    return ManifestOut.of(manifests.remove_upload(ctx, manifest_id, upload_id))
+
+
+def _accepted(manifest_id: str, job_id: uuid.UUID) -> Accepted:
+    return Accepted(
+        job_id=job_id,
+        status_url=f"/api/jobs/{job_id}",
+        progress_url=f"/api/manifests/{manifest_id}/progress",
+    )
+
+
+@router.post("/{manifest_id}/process", status_code=202, response_model=Accepted)
+def process(manifest_id: str, ctx: Ctx) -> Accepted:
+    """Queue processing of a DRAFT manifest (409 with its state otherwise); the server's runner runs it."""
+    job = runs.request_run(ctx, manifest_id)
+    return _accepted(manifest_id, job.id)
+
+
+@router.post("/{manifest_id}/reprocess", status_code=202, response_model=Accepted)
+def reprocess(manifest_id: str, ctx: Ctx) -> Accepted:
+    """Queue processing of a READY or ERROR manifest again; corrections are kept."""
+    job = runs.request_run(ctx, manifest_id, reprocess=True)
+    return _accepted(manifest_id, job.id)
+
+
+@router.get("/{manifest_id}/progress", response_model=ProgressOut)
+def get_progress(manifest_id: str, ctx: Ctx) -> ProgressOut:
+    return ProgressOut.of(runs.progress(ctx, manifest_id))
+
+
+@router.get("/{manifest_id}/events", response_class=StreamingResponse)
+async def events(manifest_id: str, ctx: Ctx) -> StreamingResponse:
+    """The progress as server-sent events (`event: progress`), one when it changes, ending at READY or ERROR."""
+    first = await run_in_threadpool(runs.progress, ctx, manifest_id)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        current, last = first, ""
+        while True:
+            payload = ProgressOut.of(current).model_dump_json()
+            if payload != last:
+                yield f"event: progress\ndata: {payload}\n\n"
+                last = payload
+            if current.finished and (current.job is None or not current.job.active):
+                yield f"event: end\ndata: {json.dumps({'status': current.status.value})}\n\n"
+                return
+            await asyncio.sleep(EVENT_INTERVAL_SECONDS)
+            current = await run_in_threadpool(runs.progress, ctx, manifest_id)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{manifest_id}/assets", response_model=list[AssetOut])
+def list_assets(
+    manifest_id: str,
+    ctx: Ctx,
+    type: Annotated[str | None, Query(description="CHARACTER, PROP, ...")] = None,
+    tag: Annotated[str | None, Query(description="A manifest tag such as CHAR_01")] = None,
+    source: Annotated[str | None, Query(description="uploaded, extracted or generated")] = None,
+) -> list[AssetOut]:
+    view = manifests.show_manifest(ctx, manifest_id)
+    chosen = [
+        a
+        for a in view.assets
+        if (type is None or a.asset_type.value == type.upper())
+        and (tag is None or (a.tag or "") == tag.upper())
+        and (source is None or a.source.value == source.lower())
+    ]
+    return [AssetOut.of(a, file_url) for a in chosen]

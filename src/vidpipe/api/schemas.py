@@ -1,0 +1,229 @@
+"""What the API answers, as pydantic models built from the services' views (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from vidpipe.services.runs import ProgressView
+from vidpipe.services.views import AssetView, JobView, ManifestSummary, UploadView
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str | None = None
+
+
+class ManifestOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: str
+    error: str | None
+    upload_count: int
+    asset_count: int
+    created_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def of(cls, m: ManifestSummary) -> ManifestOut:
+        return cls(
+            id=m.id,
+            name=m.name,
+            status=m.status.value,
+            error=m.error,
+            upload_count=m.upload_count,
+            asset_count=m.asset_count,
+            created_at=m.created_at,
+            processed_at=m.processed_at,
+        )
+
+
+class ManifestPage(BaseModel):
+    items: list[ManifestOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ManifestCreate(BaseModel):
+    name: str
+
+
+class ManifestRename(BaseModel):
+    name: str
+
+
+class UploadOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    name: str
+    filename: str
+    type: str
+    width: int
+    height: int
+    url: str
+
+    @classmethod
+    def of(cls, u: UploadView, url: str) -> UploadOut:
+        return cls(
+            id=u.id,
+            position=u.position,
+            name=u.name,
+            filename=u.original_filename,
+            type=u.asset_type.value,
+            width=u.width,
+            height=u.height,
+            url=url,
+        )
+
+
+class UploadResult(BaseModel):
+    file: str
+    outcome: str  # "accepted", "duplicate" or "refused"
+    reason: str | None = None
+    upload_id: uuid.UUID | None = None
+
+
+class UploadAnswer(BaseModel):
+    manifest: ManifestOut
+    files: list[UploadResult]
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    target_id: uuid.UUID | None
+    status: str
+    step: str | None
+    progress: dict[str, int]
+    attempts: int
+    error: str | None
+    cancel_requested: bool
+    heartbeat_age_seconds: float | None
+
+    @classmethod
+    def of(cls, j: JobView) -> JobOut:
+        data: dict[str, Any] = j.to_json()
+        return cls(
+            id=j.id,
+            kind=j.kind,
+            target_id=j.target_id,
+            status=j.status.value,
+            step=j.step,
+            progress=j.progress,
+            attempts=j.attempts,
+            error=j.error,
+            cancel_requested=j.cancel_requested,
+            heartbeat_age_seconds=data["heartbeat_age_seconds"],
+        )
+
+
+class Accepted(BaseModel):
+    job_id: uuid.UUID
+    status_url: str
+    progress_url: str
+
+
+class StepOut(BaseModel):
+    name: str
+    state: str
+    seconds: float | None
+
+
+class ProgressOut(BaseModel):
+    manifest_id: uuid.UUID
+    status: str
+    step: str | None
+    uploads_total: int
+    uploads_processed: int
+    crops_total: int
+    assets_described: int
+    assets_total: int
+    steps: list[StepOut]
+    error: str | None
+    job_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, p: ProgressView) -> ProgressOut:
+        c = p.counters
+        return cls(
+            manifest_id=p.manifest_id,
+            status=p.status.value,
+            step=p.step,
+            uploads_total=c.get("uploads_total", 0),
+            uploads_processed=c.get("uploads_processed", 0),
+            crops_total=c.get("crops_total", 0),
+            assets_described=c.get("crops_described", 0),
+            assets_total=c.get("describe_total", 0),
+            steps=[StepOut(name=s.name, state=s.state, seconds=s.seconds) for s in p.steps],
+            error=p.error,
+            job_id=p.job.id if p.job else None,
+        )
+
+
+class ReferenceOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    source: str
+    bbox: list[float] | None
+    has_face: bool
+    quality_score: float | None
+    primary: bool
+    image_url: str
+    thumbnail_url: str | None
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    manifest_tag: str | None
+    type: str
+    name: str
+    source: str
+    user_tags: list[str]
+    quality_score: float | None
+    detection_class: str | None
+    reverse_prompt: str | None
+    visual_description: str | None
+    described_by: str | None
+    describe_error: str | None
+    references: list[ReferenceOut]
+
+    @classmethod
+    def of(cls, a: AssetView, file_url: Any) -> AssetOut:
+        return cls(
+            id=a.id,
+            manifest_tag=a.tag,
+            type=a.asset_type.value,
+            name=a.name,
+            source=a.source.value,
+            user_tags=list(a.user_tags),
+            quality_score=a.quality_score,
+            detection_class=a.detection_class,
+            reverse_prompt=a.reverse_prompt,
+            visual_description=a.visual_description,
+            described_by=f"{a.describe_provider} ({a.describe_model})" if a.describe_provider else None,
+            describe_error=a.describe_error,
+            references=[
+                ReferenceOut(
+                    id=r.id,
+                    position=r.position,
+                    source=r.source,
+                    bbox=list(r.bbox) if r.bbox else None,
+                    has_face=r.has_face,
+                    quality_score=r.quality_score,
+                    primary=r.primary,
+                    image_url=file_url(r.image_key),
+                    thumbnail_url=file_url(r.thumbnail_key) if r.thumbnail_key else None,
+                )
+                for r in a.references
+            ],
+        )
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    database: str

@@ -1,0 +1,175 @@
+"""The HTTP API through an async client, on SQLite and PostgreSQL, with real photos and models:
+every endpoint built so far and its errors, in the `{"error", "detail"}` shape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vidpipe.api.app import create_app
+from vidpipe.app import AppContext
+
+pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.anyio]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def client(app_ctx: AppContext) -> AsyncIterator[httpx.AsyncClient]:
+    # Jobs go to the context's runner when requested; the app's own lifespan is not needed here.
+    app = create_app(app_ctx, serve_jobs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vidpipe.test") as c:
+        yield c
+
+
+def _photo(data_dir: Path, name: str) -> tuple[str, bytes, str]:
+    path = next(data_dir.rglob(name))
+    return (name, path.read_bytes(), "image/jpeg" if name.endswith("jpg") else "image/png")
+
+
+async def _ready(client: httpx.AsyncClient, manifest_id: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = (await client.get(f"/api/manifests/{manifest_id}/progress")).json()
+        if progress["status"] in ("READY", "ERROR"):
+            return progress  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"manifest {manifest_id} did not finish: {progress}")
+
+
+async def test_health_and_errors_have_one_shape(client: httpx.AsyncClient) -> None:
+    health = await client.get("/api/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    missing = await client.get("/api/manifests/0123456789abcdef")
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "detail"}
+    assert "no manifest" in missing.json()["error"]
+    invalid = await client.post("/api/manifests", json={"title": "no name field"})
+    assert invalid.status_code == 422 and "name" in invalid.json()["detail"]
+    assert (await client.get("/api/jobs/abcdefabcdef")).status_code == 404
+    assert (await client.get("/api/assets/not-an-id")).status_code == 404
+    bad_key = await client.get("/files/originals/../../etc/passwd")
+    assert bad_key.status_code in (400, 404) and "error" in bad_key.json()
+
+
+async def test_manifests_are_created_listed_renamed_and_deleted(client: httpx.AsyncClient) -> None:
+    ids = []
+    for n in range(3):
+        created = await client.post("/api/manifests", json={"name": f"Film {n}"})
+        assert created.status_code == 201 and created.json()["status"] == "DRAFT"
+        ids.append(created.json()["id"])
+    page = (await client.get("/api/manifests", params={"limit": 2})).json()
+    assert page["total"] == 3 and [m["name"] for m in page["items"]] == ["Film 2", "Film 1"]  # newest first
+    assert [m["name"] for m in (await client.get("/api/manifests", params={"offset": 2})).json()["items"]] == ["Film 0"]
+    renamed = await client.patch(f"/api/manifests/{ids[0]}", json={"name": "Pilot"})
+    assert renamed.json()["name"] == "Pilot"
+    assert (await client.patch(f"/api/manifests/{ids[0]}", json={"name": "  "})).status_code == 400
+    assert (await client.delete(f"/api/manifests/{ids[1]}")).status_code == 204
+    assert (await client.get(f"/api/manifests/{ids[1]}")).status_code == 404
+    # An empty manifest is not processed.
+    refused = await client.post(f"/api/manifests/{ids[2]}/process")
+    assert refused.status_code == 400 and "no photos" in refused.json()["error"]
+
+
+async def test_upload_process_progress_events_assets_and_files(
+    client: httpx.AsyncClient, app_ctx: AppContext, data_dir: Path
+) -> None:
+    manifest_id = (await client.post("/api/manifests", json={"name": "Press"})).json()["id"]
+    files = [
+        ("files", _photo(data_dir, "obama.jpg")),
+        ("files", _photo(data_dir, "coffee.png")),
+        ("files", ("notes.png", b"not an image at all", "image/png")),
+        ("files", _photo(data_dir, "obama.jpg")),
+    ]
+    data = {"names": ["The President", "Espresso", "Notes", "Again"], "types": ["CHARACTER", "PROP", "PROP", ""]}
+    answer = await client.post(f"/api/manifests/{manifest_id}/uploads", files=files, data=data)
+    assert answer.status_code == 200, answer.text
+    outcomes = [(f["file"], f["outcome"]) for f in answer.json()["files"]]
+    assert outcomes == [
+        ("obama.jpg", "accepted"),
+        ("coffee.png", "accepted"),
+        ("notes.png", "refused"),
+        ("obama.jpg", "duplicate"),
+    ]
+    refused = answer.json()["files"][2]["reason"]
+    assert "notes.png" in refused and "vidpipe-upload" not in refused  # no server path leaks
+    uploads = (await client.get(f"/api/manifests/{manifest_id}/uploads")).json()
+    assert [u["name"] for u in uploads] == ["The President", "Espresso"] and uploads[1]["type"] == "PROP"
+    mismatch = await client.post(f"/api/manifests/{manifest_id}/uploads", files=[files[0]], data={"names": ["a", "b"]})
+    assert mismatch.status_code == 400 and "2 names for 1 files" in mismatch.json()["error"]
+
+    accepted = await client.post(f"/api/manifests/{manifest_id}/process")
+    assert accepted.status_code == 202
+    job_id = accepted.json()["job_id"]
+    again = await client.post(f"/api/manifests/{manifest_id}/process")
+    assert again.status_code in (200, 202, 409)  # the same queued job, or busy once it runs
+    if again.status_code == 409:
+        assert "already being processed" in again.json()["error"]
+    progress = await _ready(client, manifest_id)
+    assert progress["status"] == "READY" and progress["uploads_processed"] == progress["uploads_total"] == 2
+    assert [s["state"] for s in progress["steps"]] == ["done"] * 8 and all(
+        s["seconds"] is not None for s in progress["steps"]
+    )
+    job = (await client.get(f"/api/jobs/{job_id}")).json()
+    assert job["status"] == "SUCCEEDED" and job["attempts"] == 1
+    not_draft = await client.post(f"/api/manifests/{manifest_id}/process")
+    assert not_draft.status_code == 409 and "READY" in not_draft.json()["error"]
+    assert (await client.delete(f"/api/manifests/{manifest_id}/uploads/{uploads[0]['id']}")).status_code == 409
+
+    # The event stream of a finished manifest: its state, then the end.
+    async with client.stream("GET", f"/api/manifests/{manifest_id}/events") as stream:
+        text = "".join([chunk async for chunk in stream.aiter_text()])
+    events = [line for line in text.splitlines() if line.startswith("event:")]
+    assert events == ["event: progress", "event: end"] and '"status":"READY"' in text
+
+    assets = (await client.get(f"/api/manifests/{manifest_id}/assets")).json()
+    assert {"CHAR_01", "PROP_01"} <= {a["manifest_tag"] for a in assets}
+    props = (await client.get(f"/api/manifests/{manifest_id}/assets", params={"type": "prop"})).json()
+    assert props and all(a["type"] == "PROP" for a in props)
+    one = (await client.get(f"/api/assets/{assets[0]['id']}")).json()
+    assert one["id"] == assets[0]["id"] and one["references"]
+
+    url = one["references"][0]["image_url"]
+    image = await client.get(url)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert "immutable" in image.headers["cache-control"]
+    cached = await client.get(url, headers={"If-None-Match": image.headers["etag"]})
+    assert cached.status_code == 304
+
+    # Reprocess, cancel it at once: the registry stays, the manifest says cancelled.
+    rerun = await client.post(f"/api/manifests/{manifest_id}/reprocess")
+    assert rerun.status_code == 202
+    cancelled = await client.post(f"/api/jobs/{rerun.json()['job_id']}/cancel")
+    assert cancelled.status_code == 200
+    final = await _ready(client, manifest_id)
+    assert final["status"] == "ERROR" and final["error"] == "cancelled"
+    assert len((await client.get(f"/api/manifests/{manifest_id}/assets")).json()) == len(assets)
+
+    # Deleting the manifest removes the files no other manifest uses.
+    stored = app_ctx.store.path(url.removeprefix("/files/"))
+    assert stored.is_file()
+    assert (await client.delete(f"/api/manifests/{manifest_id}")).status_code == 204
+    assert not stored.exists()
+
+
+async def test_a_draft_photo_can_be_removed(client: httpx.AsyncClient, data_dir: Path) -> None:
+    manifest_id = (await client.post("/api/manifests", json={"name": "Draft"})).json()["id"]
+    await client.post(f"/api/manifests/{manifest_id}/uploads", files=[("files", _photo(data_dir, "coffee.png"))])
+    (upload,) = (await client.get(f"/api/manifests/{manifest_id}/uploads")).json()
+    removed = await client.delete(f"/api/manifests/{manifest_id}/uploads/{upload['id']}")
+    assert removed.status_code == 200 and removed.json()["upload_count"] == 0
+    assert (await client.delete(f"/api/manifests/{manifest_id}/uploads/{upload['id']}")).status_code == 404
+
+
+async def test_the_schema_is_served(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert "/api/manifests/{manifest_id}/progress" in schema["paths"]
+    assert json.dumps(schema)  # serialisable as a whole
