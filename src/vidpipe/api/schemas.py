@@ -227,3 +227,46 @@ class HealthOut(BaseModel):
     status: str
     version: str
     database: str
+
+
+class AssetEdit(BaseModel):
+    name: str | None = None
+    user_tags: list[str] | None = None
+    reverse_prompt: str | None = None
+    visual_description: str | None = None
+
+
+class MergeIn(BaseModel):
+    keep: str  # tag or id
+    others: list[str]
+    force: bool = False
+
+
+class MergeOut(BaseModel):
+    kept: str
+    merged: list[str]
+    references_moved: int
+
+
+class SplitIn(BaseModel):
+    positions: list[int]
+    name: str | None = None
+
+
+class SplitOut(BaseModel):
+    source: str
+    new_tag: str
+    new_asset_id: uuid.UUID
+    references_moved: int
+    describe_error: str | None
+
+
+class SwapOut(BaseModel):
+    asset: AssetOut
+    warnings: list[str]
+    similarity: float | None
+
+
+class ReferenceChoice(BaseModel):
+    reference_id: uuid.UUID
+    force: bool = False

@@ -29,7 +29,7 @@ from vidpipe.errors import ConflictError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
-from vidpipe.pipeline.planning import SAME_VIEW_IOU, bbox_iou
+from vidpipe.pipeline.planning import SAME_VIEW_IOU, USER_PROVIDER, bbox_iou
 from vidpipe.pipeline.uploads import clean_name
 from vidpipe.storage import FileStore
 
@@ -362,3 +362,71 @@ def delete_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: st
         session.flush()
         manifest.asset_count = len([a for a in manifest.assets if a.id != asset.id])
         return result
+
+
+def edit_asset_text(
+    factory: sessionmaker[Session],
+    manifest_id: uuid.UUID,
+    tag: str,
+    *,
+    reverse_prompt: str | None = None,
+    visual_description: str | None = None,
+) -> Asset:
+    """The user's own recreation prompt and/or description: marked as theirs, so that later runs
+    keep the words and do not describe the asset again (until `redescribe_asset`)."""
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        if reverse_prompt is not None:
+            asset.reverse_prompt = reverse_prompt.strip() or None
+        if visual_description is not None:
+            asset.visual_description = visual_description.strip() or None
+            asset.description = asset.visual_description
+        asset.describe_provider = USER_PROVIDER
+        asset.describe_model = None
+        asset.describe_prompt_version = None
+        asset.describe_input_tokens = None
+        asset.describe_output_tokens = None
+        asset.describe_error = None
+        session.flush()
+        session.expunge(asset)
+        return asset
+
+
+def redescribe_asset(
+    factory: sessionmaker[Session], store: FileStore, describer: Describer, manifest_id: uuid.UUID, tag: str
+) -> Asset:
+    """Describe the asset again from its primary reference (replacing words the user wrote too)."""
+    with factory() as session:
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        primary = next((r for r in asset.references if r.id == asset.primary_reference_id), None)
+        if primary is None:
+            raise VidpipeError(f"{asset.manifest_tag} has no primary reference to describe")
+        request_name = asset.name if asset.source is AssetSource.UPLOADED else ""
+        asset_type, asset_id, image_key = asset.asset_type, asset.id, primary.image_key
+        is_face, detection_class, size = (
+            primary.face_embedding is not None,
+            asset.detection_class,
+            _source_size(session, primary),
+        )
+    crop = load_image(store.path(image_key), name=f"primary reference of {tag}")
+    # Outside any transaction: a remote describer may take seconds. Its failure is the caller's.
+    description = describer.describe(
+        DescribeRequest(
+            image=crop,
+            asset_type=asset_type,
+            name=request_name,
+            detection_class=detection_class,
+            is_face=is_face,
+            source_size=size,
+        )
+    )
+    with factory() as session, session.begin():
+        row = session.get(Asset, asset_id)
+        if row is None:
+            raise VidpipeError(f"asset {tag} was removed while it was being described")
+        store_description(row, description)
+        session.flush()
+        session.expunge(row)
+        return row

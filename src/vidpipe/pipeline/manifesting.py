@@ -224,7 +224,8 @@ class ManifestRunner:
 
     def _step_describe(self, state: RunState, tracker: RunTracker) -> None:
         # An asset whose reference the user swapped keeps the description made from that reference.
-        todo = [asset for asset in state.planned if not asset.pinned]
+        # ...and one whose description the user wrote keeps it.
+        todo = [asset for asset in state.planned if not asset.pinned and not asset.user_described]
         requests = [
             DescribeRequest(
                 image=asset.primary.image,
@@ -373,6 +374,8 @@ def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
     if planned.pinned:
         return  # the user's own primary reference, and the description made from it, stay
     asset.is_face_crop = planned.primary.kind == "face"
+    if planned.user_described:
+        return  # the user's own words stay
     store_description(
         asset,
         planned.description,

@@ -24,6 +24,8 @@ from vidpipe.inference.nms import box_iou
 from vidpipe.pipeline import rules
 
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
+# The provenance a description the user edited by hand carries.
+USER_PROVIDER = "user"
 
 
 @dataclass
@@ -76,6 +78,12 @@ class PlannedAsset:
         that reference, and the description made from it, then outlive re-runs."""
         primary = self.previous.primary_reference if self.previous is not None else None
         return primary is not None and primary.upload_id is None
+
+    @property
+    def user_described(self) -> bool:
+        """Whether the user wrote the matched earlier asset's description and prompt themselves:
+        a run keeps their words and does not describe the asset again."""
+        return self.previous is not None and self.previous.describe_provider == USER_PROVIDER
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,63 @@ def get_asset_by_id(ctx: AppContext, asset_id: str) -> AssetView:
     with ctx.factory() as session:
         manifest_id = assets_repo.manifest_of_asset(session, parsed)
     return get_asset(ctx, str(manifest_id), str(parsed))
+
+
+def manifest_of(ctx: AppContext, asset_id: str) -> str:
+    """The id of the manifest an asset belongs to (for shells that address assets by id alone)."""
+    try:
+        parsed = uuid.UUID(asset_id)
+    except ValueError:
+        raise NotFoundError(f"no asset with id {asset_id!r}") from None
+    with ctx.factory() as session:
+        return str(assets_repo.manifest_of_asset(session, parsed))
+
+
+def edit(
+    ctx: AppContext,
+    manifest_ref: str,
+    asset: str,
+    *,
+    name: str | None = None,
+    user_tags: Sequence[str] | None = None,
+    reverse_prompt: str | None = None,
+    visual_description: str | None = None,
+) -> AssetView:
+    """Change what the user may change in place; each change survives re-runs (a name as `rename`,
+    tags as `edit_tags`, words the user wrote are kept and not described again)."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    if name is not None:
+        corrections.rename_asset(ctx.factory, manifest_id, tags[0], name)
+    if user_tags is not None:
+        current = get_asset(ctx, str(manifest_id), tags[0]).user_tags
+        wanted = list(dict.fromkeys(t.strip() for t in user_tags if t.strip()))
+        corrections.edit_user_tags(
+            ctx.factory,
+            manifest_id,
+            tags[0],
+            [t for t in wanted if t not in current],
+            [t for t in current if t not in wanted],
+        )
+    if reverse_prompt is not None or visual_description is not None:
+        corrections.edit_asset_text(
+            ctx.factory, manifest_id, tags[0], reverse_prompt=reverse_prompt, visual_description=visual_description
+        )
+    return get_asset(ctx, str(manifest_id), tags[0])
+
+
+def redescribe(ctx: AppContext, manifest_ref: str, asset: str, describers: list[str] | None = None) -> AssetView:
+    """Describe one asset again from its primary reference."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    corrections.redescribe_asset(ctx.factory, ctx.store, ctx.describer(describers), manifest_id, tags[0])
+    return get_asset(ctx, str(manifest_id), tags[0])
+
+
+def swap_to_reference(
+    ctx: AppContext, manifest_ref: str, asset: str, reference_id: str, *, force: bool = False
+) -> SwapResult:
+    """Make one of the asset's own references its primary, pinned through re-runs like any swap."""
+    view = get_asset(ctx, manifest_ref, asset)
+    chosen = next((r for r in view.references if str(r.id) == reference_id), None)
+    if chosen is None:
+        raise NotFoundError(f"{view.tag} has no reference {reference_id!r}")
+    return swap(ctx, manifest_ref, str(view.id), ctx.store.path(chosen.image_key), force=force)

@@ -23,6 +23,8 @@ from vidpipe.api.schemas import (
     ManifestOut,
     ManifestPage,
     ManifestRename,
+    MergeIn,
+    MergeOut,
     ProgressOut,
     UploadAnswer,
     UploadOut,
@@ -31,7 +33,7 @@ from vidpipe.api.schemas import (
 from vidpipe.app import AppContext
 from vidpipe.errors import VidpipeError
 from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
-from vidpipe.services import manifests, runs
+from vidpipe.services import assets, manifests, runs
 
 router = APIRouter(prefix="/api/manifests", tags=["manifests"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -199,3 +201,10 @@ def list_assets(
         and (source is None or a.source.value == source.lower())
     ]
     return [AssetOut.of(a, file_url) for a in chosen]
+
+
+@router.post("/{manifest_id}/merge", response_model=MergeOut)
+def merge(manifest_id: str, body: MergeIn, ctx: Ctx) -> MergeOut:
+    """Fold assets into one (tags or ids); assets of different types need force (else 400)."""
+    result = assets.merge(ctx, manifest_id, body.keep, body.others, force=body.force)
+    return MergeOut(kept=result.kept, merged=list(result.merged), references_moved=result.references_moved)
