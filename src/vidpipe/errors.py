@@ -51,6 +51,12 @@ class ImageLoadError(VidpipeError):
         self.reason = reason
 
 
+class ImageTooLargeError(ImageLoadError):
+    """An input file is over a size or pixel limit (the message names the limit)."""
+
+    status = 413
+
+
 class ModelMissingError(VidpipeError):
     """A model's weights are not in the model folder."""
 

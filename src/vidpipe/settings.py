@@ -134,6 +134,26 @@ class JobSettings(BaseModel):
         return self
 
 
+class ApiSettings(BaseModel):
+    """The web app's HTTP surface."""
+
+    token: SecretStr | None = Field(
+        None, description="When set, every write (POST, PATCH, PUT, DELETE) needs `Authorization: Bearer TOKEN`"
+    )
+    # NoDecode: a plain comma list ("http://a,http://b") as well as JSON.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS)"
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [o.strip() for o in text.split(",") if o.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", env_nested_delimiter="__", extra="ignore")
 
@@ -156,6 +176,7 @@ class Settings(BaseSettings):
     vision: VisionSettings = Field(default_factory=VisionSettings)
     describe: DescribeSettings = Field(default_factory=DescribeSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     allow_restricted_licences: bool = Field(
         False,
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",

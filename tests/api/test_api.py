@@ -173,3 +173,41 @@ async def test_the_schema_is_served(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert "/api/manifests/{manifest_id}/progress" in schema["paths"]
     assert json.dumps(schema)  # serialisable as a whole
+
+
+async def test_unusable_uploads_say_why_with_the_status(app_ctx: AppContext, data_dir: Path) -> None:
+    from vidpipe.settings import ApiSettings, VisionSettings
+
+    small = app_ctx.settings.model_copy(
+        update={
+            "max_upload_bytes": 300_000,
+            "vision": VisionSettings(max_image_pixels=400_000),
+            "api": ApiSettings(token="s3cret", cors_origins=["http://studio.example"]),
+        }
+    )
+    with AppContext.open(small, toolkit=app_ctx.toolkit()) as ctx:
+        app = create_app(ctx, serve_jobs=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vidpipe.test") as c:
+            # Writes need the token; reads do not.
+            assert (await c.post("/api/manifests", json={"name": "x"})).status_code == 401
+            auth = {"Authorization": "Bearer s3cret"}
+            manifest_id = (await c.post("/api/manifests", json={"name": "Limits"}, headers=auth)).json()["id"]
+            assert (await c.get(f"/api/manifests/{manifest_id}")).status_code == 200
+            big = _photo(data_dir, "bus.jpg")  # 810×1080 in 137 kB: over 400,000 pixels, under 300 kB
+            too_big = await c.post(f"/api/manifests/{manifest_id}/uploads", files=[("files", big)], headers=auth)
+            assert too_big.status_code == 413 and "400,000" in too_big.json()["detail"]
+            heavy = _photo(data_dir, "biden.jpg")
+            assert len(heavy[1]) > 300_000
+            over = await c.post(f"/api/manifests/{manifest_id}/uploads", files=[("files", heavy)], headers=auth)
+            assert over.status_code == 413 and "300000 bytes" in over.json()["detail"]
+            renamed = await c.post(
+                f"/api/manifests/{manifest_id}/uploads",
+                files=[("files", ("holiday.jpg", b"plain text, not a photo", "image/jpeg"))],
+                headers=auth,
+            )
+            assert renamed.status_code == 422 and "holiday.jpg" in renamed.json()["detail"]
+            preflight = await c.options(
+                "/api/manifests",
+                headers={"Origin": "http://studio.example", "Access-Control-Request-Method": "POST"},
+            )
+            assert preflight.headers.get("access-control-allow-origin") == "http://studio.example"

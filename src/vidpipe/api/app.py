@@ -7,11 +7,13 @@ queued ones (`EmbeddedRunner.serve`), behind the runner interface a distributed 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -44,6 +46,18 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    api = ctx.settings.api
+    if api.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["*"], allow_headers=["*"])
+
+    @app.middleware("http")
+    async def token_for_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Reads stay open; every write needs the token when one is set.
+        if api.token is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            expected = f"Bearer {api.token.get_secret_value()}"
+            if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
+                return _error(401, "this server needs an API token for writes", "send Authorization: Bearer TOKEN")
+        return await call_next(request)
 
     @app.exception_handler(VidpipeError)
     async def vidpipe_error(_: Request, exc: VidpipeError) -> JSONResponse:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from vidpipe.errors import ImageLoadError
+from vidpipe.errors import ImageLoadError, ImageTooLargeError
 from vidpipe.settings import get_settings
 
 ImageSource: TypeAlias = str | os.PathLike[str] | bytes
@@ -76,7 +76,7 @@ def load_pil(source: ImageSource, *, name: str | None = None, max_pixels: int | 
     with _open(source, label) as img:
         width, height = img.size
         if width * height > limit:
-            raise ImageLoadError(
+            raise ImageTooLargeError(
                 label,
                 f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
                 "pixels (set VIDPIPE_VISION__MAX_IMAGE_PIXELS to allow larger images)",
@@ -130,7 +130,7 @@ def _open(source: ImageSource, label: str) -> Iterator[Image.Image]:
                 img = Image.open(fp)
         except Image.DecompressionBombError as exc:
             # Pillow refuses a header claiming over twice its own limit (~179 Mpx) before ours can run.
-            raise ImageLoadError(label, f"image is too large to decode safely ({exc})") from exc
+            raise ImageTooLargeError(label, f"image is too large to decode safely ({exc})") from exc
         except UnidentifiedImageError as exc:
             raise ImageLoadError(label, _unrecognised(fp)) from exc
         except Exception as exc:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vidpipe.db.models import Manifest, Upload
 from vidpipe.domain.enums import AssetType, ManifestStatus
-from vidpipe.errors import ImageLoadError, VidpipeError
+from vidpipe.errors import ImageTooLargeError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.settings import Settings
 from vidpipe.storage import FileStore
@@ -43,6 +43,7 @@ class Refusal:
     path: Path
     reason: str
     duplicate_of: str | None = None
+    status: int = 422  # as HTTP would say it: 413 over a size or pixel limit, 422 not a usable image
 
 
 def clean_name(raw: str | None, fallback: str) -> str:
@@ -190,13 +191,13 @@ def add_photos(
         try:
             size = photo.path.stat().st_size if photo.path.is_file() else None
             if size is not None and size > settings.max_upload_bytes:
-                raise ImageLoadError(
+                raise ImageTooLargeError(
                     photo.path, f"file is {size} bytes, above the limit of {settings.max_upload_bytes} bytes"
                 )
             # A full decode, not just the header: truncated files must be refused now, not mid-run.
             image = load_image(photo.path, max_pixels=settings.vision.max_image_pixels)
         except VidpipeError as exc:
-            refused.append(Refusal(photo.path, str(exc)))
+            refused.append(Refusal(photo.path, str(exc), status=exc.status))
             continue
         key, sha, size_bytes = store.put_file(photo.path, kind="originals")
         if sha in existing:

@@ -23,7 +23,7 @@ MAX_MANIFEST_NAME_CHARS = 200
 
 
 def _notes(refusals: Sequence[Refusal]) -> tuple[tuple[PhotoNote, ...], tuple[PhotoNote, ...]]:
-    notes = [PhotoNote(str(r.path), r.reason, duplicate=r.duplicate_of is not None) for r in refusals]
+    notes = [PhotoNote(str(r.path), r.reason, duplicate=r.duplicate_of is not None, status=r.status) for r in refusals]
     return tuple(n for n in notes if not n.duplicate), tuple(n for n in notes if n.duplicate)
 
 

@@ -238,6 +238,7 @@ class PhotoNote:
     path: str
     reason: str
     duplicate: bool = False
+    status: int = 422
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import tempfile
 import uuid
@@ -13,12 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from vidpipe.api.deps import file_url, get_ctx
 from vidpipe.api.schemas import (
     Accepted,
     AssetOut,
+    ErrorOut,
     ManifestCreate,
     ManifestOut,
     ManifestPage,
@@ -85,14 +87,18 @@ def _safe_filename(raw: str | None, index: int) -> str:
     return cleaned[:150] or f"photo-{index + 1}"
 
 
-@router.post("/{manifest_id}/uploads", response_model=UploadAnswer)
+@router.post(
+    "/{manifest_id}/uploads",
+    response_model=UploadAnswer,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
 async def upload_photos(
     manifest_id: str,
     ctx: Ctx,
     files: Annotated[list[UploadFile], File(description="Photos (repeat the field)")],
     names: Annotated[list[str] | None, Form(description="A name per file, in the same order")] = None,
     types: Annotated[list[str] | None, Form(description="An asset type per file, in the same order")] = None,
-) -> UploadAnswer:
+) -> UploadAnswer | JSONResponse:
     """Add many photos at once; each is answered as accepted, duplicate or refused with the reason."""
     if names and len(names) != len(files):
         raise VidpipeError(f"{len(names)} names for {len(files)} files: give one name per file, or none")
@@ -118,7 +124,11 @@ async def upload_photos(
             if note is not None:
                 outcome = "duplicate" if note.duplicate else "refused"
                 answers.append(
-                    UploadResult(file=photo.path.name, outcome=outcome, reason=note.reason.replace(work, ""))
+                    UploadResult(
+                        file=photo.path.name,
+                        outcome=outcome,
+                        reason=note.reason.replace(f"{photo.path.parent}{os.sep}", ""),
+                    )
                 )
             else:
                 upload_view = added.get(photo.path.name)
@@ -127,7 +137,19 @@ async def upload_photos(
                         file=photo.path.name, outcome="accepted", upload_id=upload_view.id if upload_view else None
                     )
                 )
-    return UploadAnswer(manifest=ManifestOut.of(result.manifest), files=answers)
+    answer = UploadAnswer(manifest=ManifestOut.of(result.manifest), files=answers)
+    if not result.added and result.refused and not result.duplicates:
+        # Nothing usable came: the status says why (413 over a limit, else 422), the body says per file.
+        status = 413 if any(n.status == 413 for n in result.refused) else 422
+        return JSONResponse(
+            {
+                "error": f"none of the {len(photos)} file(s) could be used",
+                "detail": "; ".join(f"{a.file}: {a.reason}" for a in answers),
+                "files": [a.model_dump(mode="json") for a in answers],
+            },
+            status_code=status,
+        )
+    return answer
 
 
 @router.delete("/{manifest_id}/uploads/{upload_id}", response_model=ManifestOut)
