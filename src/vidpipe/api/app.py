@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,8 @@ from vidpipe.api.routes import assets, files, jobs, manifests
 from vidpipe.api.schemas import HealthOut
 from vidpipe.app import AppContext
 from vidpipe.errors import VidpipeError
+from vidpipe.web import pages
+from vidpipe.web.pages import page
 
 
 def _error(status: int, error: str, detail: str | None = None) -> JSONResponse:
@@ -60,7 +63,9 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
         return await call_next(request)
 
     @app.exception_handler(VidpipeError)
-    async def vidpipe_error(_: Request, exc: VidpipeError) -> JSONResponse:
+    async def vidpipe_error(request: Request, exc: VidpipeError) -> Response:
+        if _wants_page(request):
+            return page(request, "error.html", status=exc.status, message=str(exc))
         return _error(exc.status, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)
@@ -78,6 +83,13 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return HealthOut(status="ok", version=__version__, database=ctx.engine.dialect.name)
 
-    for router in (manifests.router, jobs.router, assets.router, files.router):
+    for router in (manifests.router, jobs.router, assets.router, files.router, pages.router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app
+
+
+def _wants_page(request: Request) -> bool:
+    # The pages' own errors read as a page; the API's stay JSON.
+    path = request.url.path
+    return not path.startswith(("/api/", "/files/")) and "text/html" in request.headers.get("accept", "")

@@ -1,0 +1,153 @@
+"""A new user in a real browser (Debian's Chromium driven by Playwright): uploads real photos with
+names and types, watches the run reach READY, renames, merges, splits and swaps, and sees every
+change survive a reload and a re-run. Screenshots of each stage land in out/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from vidpipe.api.app import create_app
+from vidpipe.app import AppContext
+
+pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
+
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it: never skip there
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def server(app_ctx: AppContext) -> Iterator[str]:
+    """The real app on a loopback port, with its job runner, in a thread of this process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(app_ctx), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    faces = data_dir / "faces/face_recognition"
+    photos = [
+        faces / "obama.jpg",
+        faces / "obama2.jpg",
+        faces / "biden.jpg",
+        data_dir / "detection/skimage_data/coffee.png",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(60_000)
+
+        # 1. Upload: name the manifest, add four photos, name and type each.
+        page.goto(f"{server}/manifests/new")
+        page.get_by_label("Manifest name").fill("Pilot")
+        page.locator("#file-input").set_input_files([str(p) for p in photos])
+        cards = page.locator("#pending .card")
+        expect(cards).to_have_count(4)
+        for n, (name, kind) in enumerate(
+            [
+                ("The Senator", "CHARACTER"),
+                ("Senator, side", "CHARACTER"),
+                ("The Mentor", "CHARACTER"),
+                ("Espresso", "PROP"),
+            ]
+        ):
+            cards.nth(n).locator(".name").fill(name)
+            cards.nth(n).locator(".type").select_option(kind)
+        page.screenshot(path=str(SHOTS / "1-upload.png"), full_page=True)
+
+        # 2. Processing: live bars until READY.
+        page.get_by_role("button", name="Upload and process").click()
+        page.wait_for_url("**/processing")
+        expect(page.get_by_role("link", name="Review the registry")).to_be_visible()
+        expect(page.locator("#step-words")).to_contain_text("ready")
+        expect(page.locator("#photos-text")).to_have_text("4 / 4")
+        page.screenshot(path=str(SHOTS / "2-processing-done.png"), full_page=True)
+
+        # 3. Review: the assets; rename one and see it after a reload.
+        page.get_by_role("link", name="Review the registry").click()
+        expect(page.locator(".asset")).to_have_count(page.locator(".asset").count())
+        tags = page.locator(".asset").evaluate_all("cards => cards.map(c => c.dataset.tag)")
+        assert {"CHAR_01", "CHAR_02", "PROP_01"} <= set(tags), tags
+        page.screenshot(path=str(SHOTS / "3-review.png"), full_page=True)
+        mentor = page.locator('.asset[data-tag="CHAR_02"]')
+        mentor.locator("input.name").fill("Mentor (renamed)")
+        mentor.locator("input.name").press("Tab")
+        expect(page.locator("#toast")).to_contain_text("CHAR_02: saved")
+        page.reload()
+        expect(page.locator('.asset[data-tag="CHAR_02"] input.name')).to_have_value("Mentor (renamed)")
+
+        # Split the senator's side view into its own asset, named.
+        page.locator('.asset[data-tag="CHAR_01"]').get_by_role("link", name="Views, split, swap").click()
+        expect(page.locator(".ref")).to_have_count(2)
+        page.locator(".ref").nth(1).locator(".pick").check()
+        page.get_by_label("Name of the new asset").fill("Body double")
+        page.get_by_role("button", name="Split selected views into a new asset").click()
+        expect(page.locator("h1")).to_contain_text("Body double")
+        page.screenshot(path=str(SHOTS / "4-split.png"), full_page=True)
+
+        # Merge the double back into the senator, selecting both in the grid.
+        page.get_by_role("link", name="Pilot").click()
+        page.locator('.asset[data-tag="CHAR_01"] .pick').check()
+        page.locator('.asset[data-tag="CHAR_03"] .pick').check()
+        page.get_by_role("button", name="Merge selected").click()
+        expect(page.locator('.asset[data-tag="CHAR_03"]')).to_have_count(0)
+
+        # Swap the senator's primary view for his other one.
+        page.locator('.asset[data-tag="CHAR_01"]').get_by_role("link", name="Views, split, swap").click()
+        before = page.locator(".ref.primary img").first.get_attribute("src")
+        assert before is not None
+        page.locator(".ref:not(.primary) .choose").first.click()
+        expect(page.locator(".ref.primary img").first).not_to_have_attribute("src", before)
+        expect(page.locator(".ref.primary")).to_have_count(1)
+        page.screenshot(path=str(SHOTS / "5-asset-swapped.png"), full_page=True)
+
+        # A re-run keeps every correction.
+        page.get_by_role("link", name="Pilot").click()
+        page.get_by_role("button", name="Process again").click()
+        page.wait_for_url("**/processing")
+        expect(page.get_by_role("link", name="Review the registry")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "6-rerun-done.png"), full_page=True)
+        page.get_by_role("link", name="Review the registry").click()
+        expect(page.locator('.asset[data-tag="CHAR_02"] input.name')).to_have_value("Mentor (renamed)")
+        expect(page.locator('.asset[data-tag="CHAR_03"]')).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "7-after-rerun.png"), full_page=True)
+        browser.close()
