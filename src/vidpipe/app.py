@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from vidpipe.describe.describer import Describer
     from vidpipe.jobs.embedded import EmbeddedRunner
     from vidpipe.jobs.recovery import Recovery
+    from vidpipe.jobs.runner import JobRunner
     from vidpipe.pipeline.toolkit import VisionToolkit
 
 
@@ -38,6 +39,8 @@ class AppContext:
     # A describer every run uses instead of the configured chain (tests, benches).
     describer_override: Describer | None = None
     recovered: list[Recovery] = field(default_factory=list)
+    # Set when another process (a worker) runs this one's jobs: the runner then only queues.
+    queue_only: bool = False
     _runner: EmbeddedRunner | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,6 +90,14 @@ class AppContext:
         """A session whose work commits together at the end, or not at all."""
         with self.factory() as session, session.begin():
             yield session
+
+    @property
+    def job_runner(self) -> JobRunner:
+        """Where requested work goes: this process's runner, or the queue alone when a worker
+        process runs the jobs."""
+        from vidpipe.jobs.runner import QueueOnlyRunner
+
+        return QueueOnlyRunner() if self.queue_only else self.runner
 
     @property
     def runner(self) -> EmbeddedRunner:

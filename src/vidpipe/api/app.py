@@ -37,10 +37,11 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if serve_jobs:
+        if serve_jobs and not ctx.queue_only:
             ctx.runner.serve()
         yield
-        ctx.runner.close(release=True)  # running jobs go back to the queue for the next start
+        if serve_jobs and not ctx.queue_only:
+            ctx.runner.close(release=True)  # running jobs go back to the queue for the next start
 
     app = FastAPI(
         title="vidpipe",

@@ -103,6 +103,8 @@ class JobOut(BaseModel):
     error: str | None
     cancel_requested: bool
     heartbeat_age_seconds: float | None
+    started_at: datetime | None
+    finished_at: datetime | None
 
     @classmethod
     def of(cls, j: JobView) -> JobOut:
@@ -118,6 +120,8 @@ class JobOut(BaseModel):
             error=j.error,
             cancel_requested=j.cancel_requested,
             heartbeat_age_seconds=data["heartbeat_age_seconds"],
+            started_at=j.started_at,
+            finished_at=j.finished_at,
         )
 
 
@@ -145,6 +149,12 @@ class ProgressOut(BaseModel):
     steps: list[StepOut]
     error: str | None
     job_id: uuid.UUID | None
+    job_status: str | None
+
+    @property
+    def finished(self) -> bool:
+        """READY or ERROR, with no run queued or running that would change it again."""
+        return self.status in ("READY", "ERROR") and self.job_status not in ("QUEUED", "RUNNING")
 
     @classmethod
     def of(cls, p: ProgressView) -> ProgressOut:
@@ -161,6 +171,7 @@ class ProgressOut(BaseModel):
             steps=[StepOut(name=s.name, state=s.state, seconds=s.seconds) for s in p.steps],
             error=p.error,
             job_id=p.job.id if p.job else None,
+            job_status=p.job.status.value if p.job else None,
         )
 
 

@@ -144,6 +144,26 @@ def bench_pull(
     _report(run_pull_bench(_existing(models, "model folder")), as_json, "Pull bench")
 
 
+@app.command("serve")
+def bench_serve(
+    images: Path = typer.Option(..., "--images", help="Folder of photos (the issue's case: 10)"),
+    pollers: int = typer.Option(50, "--pollers", min=0, help="Clients polling the progress endpoint"),
+    streams: int = typer.Option(10, "--streams", min=0, help="Clients on the event stream"),
+    poll: float = typer.Option(0.5, "--poll", min=0.05, help="Seconds between one client's polls"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """A real `vidpipe serve` processing a manifest while clients watch: progress latency (p50, p99)
+    and the run's time against the same run with nobody watching."""
+    from vidpipe.bench.serve_load import run_serve_bench
+
+    err_console.print("starting a server and running the manifest with and without clients…")
+    result = run_serve_bench(
+        _existing(images, "image folder"), settings_with(model_dir), pollers=pollers, streams=streams, poll_seconds=poll
+    )
+    _report(result, as_json, "Serve bench")
+
+
 @app.command("describe")
 def bench_describe(
     provider: str = typer.Option("fake-latency", "--provider", help="fake-latency: a local server with fixed latency"),

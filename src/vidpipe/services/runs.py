@@ -85,7 +85,7 @@ def request_run(
             job = jobs_repo.add_job(session, MANIFEST_PROCESS, manifest_id, params)
         view = JobView.of(job)
     if submit:
-        ctx.runner.submit(view.id)
+        ctx.job_runner.submit(view.id)
     return view
 
 
@@ -160,7 +160,7 @@ def cancel_job(ctx: AppContext, ref: str) -> JobView:
                 handler_for(job.kind).settle(session, job.target_id, "cancelled")
         else:
             jobs_repo.request_cancel(session, job.id)
-    ctx.runner.cancel(view.id)  # at once if it runs in this process; else its heartbeat sees the flag
+    ctx.job_runner.cancel(view.id)  # at once if it runs in this process; else the run reads the flag
     return get_job(ctx, str(view.id))
 
 
@@ -192,13 +192,14 @@ def progress(ctx: AppContext, ref: str) -> ProgressView:
     """The manifest's status with its current (or last) run's step, counters and per-step times."""
     from vidpipe.pipeline.manifesting import STEPS
 
+    # Polled often while a run goes on: the manifest row and one job row, nothing else.
     with ctx.factory() as session:
-        manifest = manifests_repo.find_manifest(session, ref)
-        active = jobs_repo.active_job_for(session, manifest.id)
-        latest = active or next(iter(jobs_repo.list_jobs(session, manifest.id, limit=1)), None)
+        manifest_id = manifests_repo.manifest_id_from_ref(session, ref)
+        manifest = manifests_repo.get_manifest(session, manifest_id)
+        active = jobs_repo.active_job_for(session, manifest_id)
+        latest = active or next(iter(jobs_repo.list_jobs(session, manifest_id, limit=1)), None)
         job = JobView.of(latest) if latest is not None else None
         status, error, stats = manifest.status, manifest.error, dict(manifest.stats or {})
-        manifest_id = manifest.id
     counters = {k: v for k, v in (job.progress if job else {}).items() if not k.startswith("ms_")}
     timings = {k[3:]: v / 1000 for k, v in (job.progress if job else {}).items() if k.startswith("ms_")}
     timings.update(stats.get("seconds", {}) if status is ManifestStatus.READY else {})

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from vidpipe.api.deps import get_ctx
+from vidpipe.api.progress_cache import progress_cache
 from vidpipe.api.schemas import JobOut
 from vidpipe.app import AppContext
 from vidpipe.services import runs
@@ -23,4 +24,6 @@ def get_job(job_id: str, ctx: Ctx) -> JobOut:
 @router.post("/{job_id}/cancel", response_model=JobOut)
 def cancel_job(job_id: str, ctx: Ctx) -> JobOut:
     """Stop a job: a queued one at once, a running one at its next checkpoint (about a second)."""
-    return JobOut.of(runs.cancel_job(ctx, job_id))
+    job = runs.cancel_job(ctx, job_id)
+    progress_cache.forget(str(job.target_id) if job.target_id else None)
+    return JobOut.of(job)

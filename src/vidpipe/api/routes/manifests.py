@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from vidpipe.api.deps import file_url, get_ctx
+from vidpipe.api.progress_cache import progress_cache
 from vidpipe.api.schemas import (
     Accepted,
     AssetOut,
@@ -170,6 +171,7 @@ def _accepted(manifest_id: str, job_id: uuid.UUID) -> Accepted:
 def process(manifest_id: str, ctx: Ctx) -> Accepted:
     """Queue processing of a DRAFT manifest (409 with its state otherwise); the server's runner runs it."""
     job = runs.request_run(ctx, manifest_id)
+    progress_cache.forget(manifest_id)
     return _accepted(manifest_id, job.id)
 
 
@@ -177,31 +179,33 @@ def process(manifest_id: str, ctx: Ctx) -> Accepted:
 def reprocess(manifest_id: str, ctx: Ctx) -> Accepted:
     """Queue processing of a READY or ERROR manifest again; corrections are kept."""
     job = runs.request_run(ctx, manifest_id, reprocess=True)
+    progress_cache.forget(manifest_id)
     return _accepted(manifest_id, job.id)
 
 
 @router.get("/{manifest_id}/progress", response_model=ProgressOut)
-def get_progress(manifest_id: str, ctx: Ctx) -> ProgressOut:
-    return ProgressOut.of(runs.progress(ctx, manifest_id))
+async def get_progress(manifest_id: str, ctx: Ctx) -> Response:
+    """Status, current step, counters and per-step times (fresh to within a quarter second)."""
+    _, body = await progress_cache.get(ctx, manifest_id)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{manifest_id}/events", response_class=StreamingResponse)
 async def events(manifest_id: str, ctx: Ctx) -> StreamingResponse:
     """The progress as server-sent events (`event: progress`), one when it changes, ending at READY or ERROR."""
-    first = await run_in_threadpool(runs.progress, ctx, manifest_id)  # 404 before the stream starts
+    first = await progress_cache.get(ctx, manifest_id)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
-        current, last = first, ""
+        (current, body), last = first, b""
         while True:
-            payload = ProgressOut.of(current).model_dump_json()
-            if payload != last:
-                yield f"event: progress\ndata: {payload}\n\n"
-                last = payload
-            if current.finished and (current.job is None or not current.job.active):
-                yield f"event: end\ndata: {json.dumps({'status': current.status.value})}\n\n"
+            if body != last:
+                yield f"event: progress\ndata: {body.decode()}\n\n"
+                last = body
+            if current.finished:
+                yield f"event: end\ndata: {json.dumps({'status': current.status})}\n\n"
                 return
             await asyncio.sleep(EVENT_INTERVAL_SECONDS)
-            current = await run_in_threadpool(runs.progress, ctx, manifest_id)
+            current, body = await progress_cache.get(ctx, manifest_id)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
