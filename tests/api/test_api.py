@@ -211,3 +211,30 @@ async def test_unusable_uploads_say_why_with_the_status(app_ctx: AppContext, dat
                 headers={"Origin": "http://studio.example", "Access-Control-Request-Method": "POST"},
             )
             assert preflight.headers.get("access-control-allow-origin") == "http://studio.example"
+
+
+async def test_search_by_words_and_by_photo(client: httpx.AsyncClient, data_dir: Path) -> None:
+    manifest_id = (await client.post("/api/manifests", json={"name": "Search"})).json()["id"]
+    files = [("files", _photo(data_dir, "coffee.png")), ("files", _photo(data_dir, "motorcycle_left.png"))]
+    await client.post(
+        f"/api/manifests/{manifest_id}/uploads",
+        files=files,
+        data={"names": ["Hero cup", "Red bike"], "types": ["PROP", "VEHICLE"]},
+    )
+    await client.post(f"/api/manifests/{manifest_id}/process")
+    assert (await _ready(client, manifest_id))["status"] == "READY"
+    assets = {a["name"]: a for a in (await client.get(f"/api/manifests/{manifest_id}/assets")).json()}
+    await client.patch(f"/api/assets/{assets['Red bike']['id']}", json={"user_tags": ["chase-scene"]})
+
+    cup = (await client.get(f"/api/manifests/{manifest_id}/search", params={"q": "hero cup"})).json()
+    assert [h["asset"]["name"] for h in cup][:1] == ["Hero cup"]
+    by_tag = (await client.get(f"/api/manifests/{manifest_id}/search", params={"q": "VEH 01"})).json()
+    assert [h["asset"]["name"] for h in by_tag] == ["Red bike"]
+    by_user_tag = (await client.get(f"/api/manifests/{manifest_id}/search", params={"q": "chase"})).json()
+    assert [h["asset"]["name"] for h in by_user_tag] == ["Red bike"]
+    assert (await client.get(f"/api/manifests/{manifest_id}/search", params={"q": "submarine"})).json() == []
+    assert (await client.get(f"/api/manifests/{manifest_id}/search", params={"q": "!!"})).status_code == 400
+
+    photo = _photo(data_dir, "motorcycle_right.png")  # the other side of the same bike
+    hits = (await client.post(f"/api/manifests/{manifest_id}/search/image", files={"file": photo})).json()
+    assert hits[0]["asset"]["name"] == "Red bike" and hits[0]["score"] > hits[-1]["score"]

@@ -140,14 +140,22 @@ def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path) 
         expect(page.locator(".ref.primary")).to_have_count(1)
         page.screenshot(path=str(SHOTS / "5-asset-swapped.png"), full_page=True)
 
-        # A re-run keeps every correction.
+        # Search the registry by words.
         page.get_by_role("link", name="Pilot").click()
+        page.get_by_label("Search the registry").fill("mentor renamed")
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.locator(".asset")).to_have_count(1)
+        expect(page.locator(".asset input.name")).to_have_value("Mentor (renamed)")
+        page.screenshot(path=str(SHOTS / "6-search.png"), full_page=True)
+
+        # A re-run keeps every correction.
+        page.get_by_role("link", name="Show all").click()
         page.get_by_role("button", name="Process again").click()
         page.wait_for_url("**/processing")
         expect(page.get_by_role("link", name="Review the registry")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "6-rerun-done.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "7-rerun-done.png"), full_page=True)
         page.get_by_role("link", name="Review the registry").click()
         expect(page.locator('.asset[data-tag="CHAR_02"] input.name')).to_have_value("Mentor (renamed)")
         expect(page.locator('.asset[data-tag="CHAR_03"]')).to_have_count(0)
-        page.screenshot(path=str(SHOTS / "7-after-rerun.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "8-after-rerun.png"), full_page=True)
         browser.close()

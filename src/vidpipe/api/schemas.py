@@ -281,3 +281,8 @@ class SwapOut(BaseModel):
 class ReferenceChoice(BaseModel):
     reference_id: uuid.UUID
     force: bool = False
+
+
+class HitOut(BaseModel):
+    asset: AssetOut
+    score: float

@@ -13,7 +13,7 @@ from vidpipe.api.deps import get_ctx
 from vidpipe.app import AppContext
 from vidpipe.domain.enums import AssetType, ManifestStatus
 from vidpipe.pipeline.manifesting import STEPS
-from vidpipe.services import assets, manifests
+from vidpipe.services import assets, manifests, search
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -47,14 +47,19 @@ def new_manifest(request: Request) -> HTMLResponse:
 
 
 @router.get("/manifests/{manifest_id}", response_class=HTMLResponse)
-def manifest_page(manifest_id: str, request: Request, ctx: Ctx) -> Response:
+def manifest_page(manifest_id: str, request: Request, ctx: Ctx, q: str | None = None) -> Response:
     """The stage the manifest is in: photos to add, a run to watch, or a registry to review."""
     view = manifests.show_manifest(ctx, manifest_id)
     if view.summary.status is ManifestStatus.DRAFT:
         return RedirectResponse(f"/manifests/{view.summary.id}/upload", status_code=303)
     if view.summary.status is ManifestStatus.PROCESSING:
         return RedirectResponse(f"/manifests/{view.summary.id}/processing", status_code=303)
-    return page(request, "review.html", view=view)
+    query = (q or "").strip()
+    shown = view.assets
+    if query:
+        hits = search.search_text(ctx, str(view.summary.id), query)
+        shown = tuple(h.asset for h in hits)
+    return page(request, "review.html", view=view, assets=shown, query=query)
 
 
 @router.get("/manifests/{manifest_id}/upload", response_class=HTMLResponse)

@@ -22,6 +22,7 @@ from vidpipe.api.schemas import (
     Accepted,
     AssetOut,
     ErrorOut,
+    HitOut,
     ManifestCreate,
     ManifestOut,
     ManifestPage,
@@ -36,7 +37,7 @@ from vidpipe.api.schemas import (
 from vidpipe.app import AppContext
 from vidpipe.errors import VidpipeError
 from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
-from vidpipe.services import assets, manifests, runs
+from vidpipe.services import assets, manifests, runs, search
 
 router = APIRouter(prefix="/api/manifests", tags=["manifests"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -234,3 +235,25 @@ def merge(manifest_id: str, body: MergeIn, ctx: Ctx) -> MergeOut:
     """Fold assets into one (tags or ids); assets of different types need force (else 400)."""
     result = assets.merge(ctx, manifest_id, body.keep, body.others, force=body.force)
     return MergeOut(kept=result.kept, merged=list(result.merged), references_moved=result.references_moved)
+
+
+@router.get("/{manifest_id}/search", response_model=list[HitOut])
+def search_words(
+    manifest_id: str, ctx: Ctx, q: Annotated[str, Query(min_length=1, max_length=200, description="Words")]
+) -> list[HitOut]:
+    """Assets whose name, tags, prompt or description hold every word, best first."""
+    return [
+        HitOut(asset=AssetOut.of(h.asset, file_url), score=h.score) for h in search.search_text(ctx, manifest_id, q)
+    ]
+
+
+@router.post("/{manifest_id}/search/image", response_model=list[HitOut])
+async def search_photo(
+    manifest_id: str, ctx: Ctx, file: Annotated[UploadFile, File(description="A photo to look for")]
+) -> list[HitOut]:
+    """The assets whose references look most like the photo, with their similarity."""
+    with tempfile.TemporaryDirectory(prefix="vidpipe-search-") as work:
+        path = Path(work) / _safe_filename(file.filename, 0)
+        path.write_bytes(await file.read())
+        hits = await run_in_threadpool(search.search_image, ctx, manifest_id, path)
+    return [HitOut(asset=AssetOut.of(h.asset, file_url), score=h.score) for h in hits]

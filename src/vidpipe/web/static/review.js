@@ -43,6 +43,27 @@
     });
   });
 
+  document.getElementById("photo-search").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = document.getElementById("photo-query").files[0];
+    if (!file) { toast("Choose a photo to look for", true); return; }
+    const body = new FormData();
+    body.append("file", file, file.name);
+    try {
+      const hits = (await api("POST", `/api/manifests/${manifest}/search/image`, body)).data;
+      const list = document.getElementById("photo-results");
+      list.textContent = "";
+      for (const hit of hits.slice(0, 5)) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = `/assets/${hit.asset.id}`;
+        a.textContent = `${hit.asset.manifest_tag} ${hit.asset.name} (${hit.score.toFixed(2)})`;
+        li.appendChild(a);
+        list.appendChild(li);
+      }
+    } catch (err) { toast(err.message, true); }
+  });
+
   document.getElementById("reprocess").addEventListener("click", async (e) => {
     try {
       await api("POST", `/api/manifests/${e.target.dataset.manifest}/reprocess`);
