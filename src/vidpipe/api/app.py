@@ -8,6 +8,7 @@ queued ones (`EmbeddedRunner.serve`), behind the runner interface a distributed 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -53,6 +54,14 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
     api = ctx.settings.api
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["*"], allow_headers=["*"])
+
+    @app.middleware("http")
+    async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # How long the app itself took, for clients and load tests to tell from network and queueing.
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - start):.2f}"
+        return response
 
     @app.middleware("http")
     async def token_for_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
