@@ -238,3 +238,21 @@ async def test_search_by_words_and_by_photo(client: httpx.AsyncClient, data_dir:
     photo = _photo(data_dir, "motorcycle_right.png")  # the other side of the same bike
     hits = (await client.post(f"/api/manifests/{manifest_id}/search/image", files={"file": photo})).json()
     assert hits[0]["asset"]["name"] == "Red bike" and hits[0]["score"] > hits[-1]["score"]
+
+
+def test_received_file_names_are_cleaned() -> None:
+    from vidpipe.api.received import safe_filename
+
+    assert safe_filename("obama.jpg") == "obama.jpg"
+    assert safe_filename("../../etc/pass wd.jpg") == "pass wd.jpg"
+    assert safe_filename("C:\\photos\\été.png") == "été.png"
+    assert safe_filename("a/b<c>.jpg") == "b_c_.jpg"
+    assert safe_filename("", 2) == "photo-3"
+
+
+async def test_a_bad_photo_to_search_with_is_named_without_a_server_path(client: httpx.AsyncClient) -> None:
+    manifest_id = (await client.post("/api/manifests", json={"name": "Empty"})).json()["id"]
+    answer = await client.post(
+        f"/api/manifests/{manifest_id}/search/image", files={"file": ("notes.jpg", b"plain text", "image/jpeg")}
+    )
+    assert answer.status_code == 422 and "'notes.jpg'" in answer.json()["error"] and "/tmp" not in answer.text

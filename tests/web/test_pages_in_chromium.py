@@ -159,3 +159,35 @@ def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path) 
         expect(page.locator('.asset[data-tag="CHAR_03"]')).to_have_count(0)
         page.screenshot(path=str(SHOTS / "8-after-rerun.png"), full_page=True)
         browser.close()
+
+
+def test_refused_photos_are_named_and_removing_one_keeps_the_rest(
+    server: str, data_dir: Path, tmp_path: Path, app_ctx: AppContext
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from vidpipe.services import manifests
+
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("a text file named like a photo")
+    samples = data_dir / "detection/skimage_data"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        page.set_default_timeout(60_000)
+        page.goto(f"{server}/manifests/new")
+        page.get_by_label("Manifest name").fill("Mixed")
+        page.locator("#file-input").set_input_files([str(samples / "coffee.png"), str(notes)])
+        page.get_by_role("button", name="Upload and process").click()
+        expect(page.locator("#messages")).to_contain_text("notes.jpg: cannot use 'notes.jpg' as an image")
+        expect(page.locator("#messages")).to_contain_text("coffee.png: uploaded")
+        expect(page.locator("#pending .card")).to_have_count(1)  # only the refused one is left to deal with
+        page.screenshot(path=str(SHOTS / "9-refused.png"), full_page=True)
+        page.locator("#pending .card.refused .remove").click()
+        page.locator("#file-input").set_input_files([str(samples / "rocket.jpg")])
+        page.get_by_role("button", name="Upload and process").click()
+        page.wait_for_url("**/processing")
+        browser.close()
+    (mixed,) = [m for m in manifests.list_manifests(app_ctx) if m.name == "Mixed"]
+    files = {u.original_filename for u in manifests.show_manifest(app_ctx, str(mixed.id)).uploads}
+    assert files == {"coffee.png", "rocket.jpg"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -137,6 +138,7 @@ def cancel_cmd(
 @app.command("work")
 def work_cmd(
     once: bool = typer.Option(False, "--once", help="Run what is queued now, then stop"),
+    parent: int | None = typer.Option(None, "--parent", help="Stop when this process (a `vidpipe serve`) is gone"),
 ) -> None:
     """A long-lived worker: recovers stale jobs and runs queued ones on VIDPIPE_JOBS__WORKERS threads,
     sweeping every VIDPIPE_JOBS__SWEEP_SECONDS. Ctrl-C or SIGTERM stops it: its running jobs stop at
@@ -170,6 +172,10 @@ def work_cmd(
         )
         while not stopping:
             time.sleep(0.2)
+            if parent is not None and os.getppid() != parent:
+                # The server that started this worker is gone (killed outright, say): stop too.
+                err_console.print(f"the server (process {parent}) is gone")
+                break
         if runner.running():
             err_console.print("stopping: running jobs go back to the queue at their next checkpoint")
         runner.close(release=True)

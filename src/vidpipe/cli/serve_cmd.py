@@ -35,7 +35,9 @@ def serve(
     if worker:
         ctx.queue_only = True
         env = {**os.environ, "VIDPIPE_JOBS__SWEEP_SECONDS": WORKER_SWEEP_SECONDS}
-        child = subprocess.Popen([sys.executable, "-m", "vidpipe", "jobs", "work"], env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "vidpipe", "jobs", "work", "--parent", str(os.getpid())], env=env
+        )
     err_console.print(
         f"vidpipe on http://{host}:{port}/ (API docs at /docs), registry {ctx.settings.resolved_database_url}"
         + (f", worker process {child.pid}" if child else "")

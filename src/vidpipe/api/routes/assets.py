@@ -3,14 +3,13 @@ CLI, so each survives every re-run)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from vidpipe.api.deps import file_url, get_ctx
+from vidpipe.api.received import received_file
 from vidpipe.api.schemas import AssetEdit, AssetOut, ReferenceChoice, SplitIn, SplitOut, SwapOut
 from vidpipe.app import AppContext
 from vidpipe.pipeline.reference_swap import SwapResult
@@ -68,9 +67,7 @@ async def swap_reference_upload(
 ) -> SwapOut:
     """A new photo as the primary reference: a character's face must match (else 400, unless force)."""
     manifest_id = await run_in_threadpool(assets.manifest_of, ctx, asset_id)
-    with tempfile.TemporaryDirectory(prefix="vidpipe-swap-") as work:
-        path = Path(work) / "reference"
-        path.write_bytes(await file.read())
+    async with received_file(file, "vidpipe-swap-") as path:
         result = await run_in_threadpool(lambda: assets.swap(ctx, manifest_id, asset_id, path, force=force))
     return _swapped(ctx, manifest_id, result)
 

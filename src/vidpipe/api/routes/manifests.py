@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from vidpipe.api.deps import file_url, get_ctx
 from vidpipe.api.progress_cache import progress_cache
+from vidpipe.api.received import received_file, safe_filename
 from vidpipe.api.schemas import (
     Accepted,
     AssetOut,
@@ -81,14 +81,6 @@ def list_uploads(manifest_id: str, ctx: Ctx) -> list[UploadOut]:
     return [UploadOut.of(u, file_url(u.storage_key)) for u in view.uploads]
 
 
-def _safe_filename(raw: str | None, index: int) -> str:
-    # Only the last part of whatever the client sent, in a harmless alphabet: it names a temporary
-    # file and is kept as text; files are stored by content.
-    base = re.split(r"[\\/]", raw or "")[-1]
-    cleaned = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
-    return cleaned[:150] or f"photo-{index + 1}"
-
-
 @router.post(
     "/{manifest_id}/uploads",
     response_model=UploadAnswer,
@@ -111,7 +103,7 @@ async def upload_photos(
         for n, upload in enumerate(files):
             folder = Path(work) / str(n)  # one folder each: two files may carry the same name
             folder.mkdir()
-            path = folder / _safe_filename(upload.filename, n)
+            path = folder / safe_filename(upload.filename, n)
             with path.open("wb") as out:
                 while chunk := await upload.read(1 << 20):
                     out.write(chunk)
@@ -252,8 +244,6 @@ async def search_photo(
     manifest_id: str, ctx: Ctx, file: Annotated[UploadFile, File(description="A photo to look for")]
 ) -> list[HitOut]:
     """The assets whose references look most like the photo, with their similarity."""
-    with tempfile.TemporaryDirectory(prefix="vidpipe-search-") as work:
-        path = Path(work) / _safe_filename(file.filename, 0)
-        path.write_bytes(await file.read())
+    async with received_file(file, "vidpipe-search-") as path:
         hits = await run_in_threadpool(search.search_image, ctx, manifest_id, path)
     return [HitOut(asset=AssetOut.of(h.asset, file_url), score=h.score) for h in hits]

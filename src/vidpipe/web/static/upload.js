@@ -45,8 +45,14 @@
     send.disabled = true;
     try {
       let id = form.dataset.manifest;
+      const name = document.getElementById("manifest-name").value;
+      if (id && name !== form.dataset.name) {
+        await api("PATCH", `/api/manifests/${id}`, { name });
+        form.dataset.name = name;
+      }
       if (!id) {
-        id = (await api("POST", "/api/manifests", { name: document.getElementById("manifest-name").value })).data.id;
+        id = (await api("POST", "/api/manifests", { name })).data.id;
+        form.dataset.name = name;
         form.dataset.manifest = id;
         history.replaceState(null, "", `/manifests/${id}/upload`);
       }
@@ -58,23 +64,31 @@
           body.append("types", entry.card.querySelector(".type").value);
         }
         const answer = (await api("POST", `/api/manifests/${id}/uploads`, body)).data;
-        let bad = 0;
+        // Accepted and duplicate photos leave the list to send (they are in the manifest now);
+        // refused ones stay, marked with their reason, for the user to remove or replace.
+        const sent = chosen.slice();
+        let bad = 0, accepted = 0;
         answer.files.forEach((result, i) => {
-          const entry = chosen[i];
+          const entry = sent[i];
+          const line = document.createElement("p");
           if (result.outcome === "refused") {
             bad += 1;
             entry.card.classList.add("refused");
-            const p = document.createElement("p");
-            p.className = "error";
-            p.textContent = `${result.file}: ${result.reason}`;
-            messages.appendChild(p);
-          } else if (result.outcome === "duplicate") {
-            const p = document.createElement("p");
-            p.textContent = `${result.file}: ${result.reason}`;
-            messages.appendChild(p);
+            line.className = "error";
+            line.textContent = `${result.file}: ${result.reason}`;
+          } else {
+            accepted += result.outcome === "accepted" ? 1 : 0;
+            chosen.splice(chosen.indexOf(entry), 1);
+            entry.card.remove();
+            line.textContent = result.outcome === "accepted" ? `${result.file}: uploaded` : `${result.file}: ${result.reason}`;
           }
+          messages.appendChild(line);
         });
-        if (bad) { send.disabled = false; toast(`${bad} photo(s) refused; remove them or try others`, true); chosen.splice(0).forEach((x) => { if (!x.card.classList.contains("refused")) x.card.remove(); }); return; }
+        if (bad) {
+          send.disabled = false;
+          toast(`${accepted} photo(s) uploaded, ${bad} refused: remove the refused ones (or add others), then press the button again`, true);
+          return;
+        }
       }
       await api("POST", `/api/manifests/${id}/process`);
       window.location.href = `/manifests/${id}/processing`;
