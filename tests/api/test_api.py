@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,19 +15,6 @@ from vidpipe.api.app import create_app
 from vidpipe.app import AppContext
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.anyio]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(app_ctx: AppContext) -> AsyncIterator[httpx.AsyncClient]:
-    # Jobs go to the context's runner when requested; the app's own lifespan is not needed here.
-    app = create_app(app_ctx, serve_jobs=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vidpipe.test") as c:
-        yield c
 
 
 def _photo(data_dir: Path, name: str) -> tuple[str, bytes, str]:

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from vidpipe.api.app import create_app
 from vidpipe.app import AppContext
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.anyio, pytest.mark.slow]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def client(app_ctx: AppContext) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(app_ctx, serve_jobs=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vidpipe.test") as c:
-        yield c
 
 
 async def _run(client: httpx.AsyncClient, manifest_id: str, *, again: bool = False) -> None:

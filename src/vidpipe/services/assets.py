@@ -113,13 +113,7 @@ def get_asset(ctx: AppContext, manifest_ref: str, asset: str) -> AssetView:
 
 def get_asset_by_id(ctx: AppContext, asset_id: str) -> AssetView:
     """An asset by its id alone (its manifest found from it)."""
-    try:
-        parsed = uuid.UUID(asset_id)
-    except ValueError:
-        raise NotFoundError(f"no asset with id {asset_id!r}") from None
-    with ctx.factory() as session:
-        manifest_id = assets_repo.manifest_of_asset(session, parsed)
-    return get_asset(ctx, str(manifest_id), str(parsed))
+    return get_asset(ctx, manifest_of(ctx, asset_id), asset_id)
 
 
 def manifest_of(ctx: AppContext, asset_id: str) -> str:
