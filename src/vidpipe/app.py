@@ -121,15 +121,8 @@ class AppContext:
     def describer(self, providers: list[str] | None = None, *, force: bool = False) -> Describer:
         """The describer chain for a run: the configured providers, or ``providers`` in their place."""
         from vidpipe.describe.chain import build_describer
-        from vidpipe.settings import DescribeSettings
 
         if self.describer_override is not None:
             return self.describer_override
-        settings = self.settings
-        if providers is not None or force:
-            update: dict[str, object] = {"force": settings.describe.force or force}
-            if providers is not None:
-                update["providers"] = providers
-            describe = DescribeSettings.model_validate({**settings.describe.model_dump(), **update})
-            settings = settings.model_copy(update={"describe": describe})
+        settings = self.settings.with_describers(providers, force=force)
         return build_describer(settings)

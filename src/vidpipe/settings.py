@@ -187,6 +187,17 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
+    def with_describers(self, providers: str | list[str] | None = None, *, force: bool = False) -> Settings:
+        """These settings with other describe providers (validated as VIDPIPE_DESCRIBE__PROVIDERS
+        is) and/or the cache bypassed; raises pydantic's ValidationError for unknown providers."""
+        if providers is None and not force:
+            return self
+        update: dict[str, object] = {"force": self.describe.force or force}
+        if providers is not None:
+            update["providers"] = providers
+        describe = DescribeSettings.model_validate({**self.describe.model_dump(), **update})
+        return self.model_copy(update={"describe": describe})
+
     @property
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file in the data folder."""

@@ -4,10 +4,8 @@ Ctrl-C (SIGINT) or SIGTERM and cancelled cleanly. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from vidpipe.app import AppContext
+from vidpipe.bench.recovery import signal_mid_run, vidpipe_child
 from vidpipe.domain.enums import JobStatus, ManifestStatus
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
@@ -39,38 +38,16 @@ def registry(database_url: str, tmp_path: Path, settings: Settings, toolkit: Vis
 
 
 def _vidpipe(ctx: AppContext, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "VIDPIPE_MODEL_DIR": str(ctx.settings.model_dir),
-        "VIDPIPE_DATA_DIR": str(ctx.settings.data_dir),
-        "VIDPIPE_DATABASE_URL": ctx.settings.resolved_database_url,
-        "VIDPIPE_JOBS__LEASE_SECONDS": str(LEASE_SECONDS),
-        "VIDPIPE_JOBS__HEARTBEAT_SECONDS": "0.5",
-        "VIDPIPE_DESCRIBE__PROVIDERS": "offline",
-        "COLUMNS": "100",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "vidpipe", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return vidpipe_child(ctx.settings, *args)
+
+
+def _signal_mid_run(ctx: AppContext, child: subprocess.Popen[str], manifest_id: uuid.UUID, signum: int) -> None:
+    signal_mid_run(ctx, child, manifest_id, signum)
 
 
 def _job_of(ctx: AppContext, manifest_id: uuid.UUID) -> JobView | None:
     jobs = runs.list_jobs(ctx, str(manifest_id), limit=1)
     return jobs[0] if jobs else None
-
-
-def _signal_mid_run(ctx: AppContext, child: subprocess.Popen[str], manifest_id: uuid.UUID, signum: int) -> None:
-    """Wait until the child's run is past loading and inside the detection sweep, then signal it."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = _job_of(ctx, manifest_id)
-        if job is not None and job.status is JobStatus.RUNNING and job.step in ("detect", "people"):
-            child.send_signal(signum)
-            return
-        assert child.poll() is None, f"the child ended before its run began: {child.communicate()}"
-        time.sleep(0.02)
-    child.kill()
-    raise AssertionError("the child's run never reached the detection step")
 
 
 def _registry(ctx: AppContext, manifest_id: uuid.UUID) -> list[tuple[str | None, str, str, int]]:

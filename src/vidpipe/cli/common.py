@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -33,19 +34,10 @@ def settings_with(
     settings = get_settings()
     if model_dir is not None:
         settings = settings.model_copy(update={"model_dir": model_dir.expanduser()})
-    if describers is not None or force_describe:
-        from pydantic import ValidationError
-
-        from vidpipe.settings import DescribeSettings
-
-        update: dict[str, Any] = {"force": settings.describe.force or force_describe}
-        if describers is not None:
-            update["providers"] = describers
-        try:
-            describe = DescribeSettings.model_validate({**settings.describe.model_dump(), **update})
-        except ValidationError as exc:
-            raise VidpipeError(f"--describer {describers!r}: {exc.errors()[0]['msg']}") from None
-        settings = settings.model_copy(update={"describe": describe})
+    try:
+        settings = settings.with_describers(describers, force=force_describe)
+    except ValidationError as exc:
+        raise VidpipeError(f"--describer {describers!r}: {exc.errors()[0]['msg']}") from None
     return settings
 
 

@@ -6,8 +6,6 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
@@ -17,20 +15,10 @@ from vidpipe.cli.common import console, err_console, open_app
 from vidpipe.cli.tables import ColumnKind, narrow_table
 
 if TYPE_CHECKING:
-    from vidpipe.app import AppContext
     from vidpipe.services.views import JobView
 
 app = typer.Typer(help="Background runs: list, show, cancel, and a worker for queued ones.", no_args_is_help=True)
 JobRef = typer.Argument(..., help="Job id (or its first 6+ characters)")
-
-
-@contextmanager
-def _app() -> Iterator[AppContext]:
-    ctx = open_app()
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def _age(job: JobView) -> str:
@@ -57,7 +45,7 @@ def list_cmd(
     """Jobs, newest first: target, status, step, attempts, heartbeat age, error (and kind)."""
     from vidpipe.services import runs
 
-    with _app() as ctx:
+    with open_app() as ctx:
         jobs = runs.list_jobs(ctx, manifest, limit + 1)
     shown = jobs[:limit]
     if as_json:
@@ -90,7 +78,7 @@ def show_cmd(job: str = JobRef, as_json: bool = typer.Option(False, "--json", he
     """One job: kind, target, status, step, counters, attempts, heartbeat age, error."""
     from vidpipe.services import runs
 
-    with _app() as ctx:
+    with open_app() as ctx:
         view = runs.get_job(ctx, job)
     if as_json:
         print(json.dumps(view.to_json(), indent=2))
@@ -121,7 +109,7 @@ def cancel_cmd(
     wherever it runs. Its manifest ends in ERROR "cancelled" with the previous registry intact."""
     from vidpipe.services import runs
 
-    with _app() as ctx:
+    with open_app() as ctx:
         view = runs.cancel_job(ctx, job)
         deadline = time.monotonic() + wait_seconds
         while view.active and time.monotonic() < deadline:
@@ -147,7 +135,7 @@ def work_cmd(
 
     from vidpipe.services import runs
 
-    with _app() as ctx:
+    with open_app() as ctx:
 
         def on_event(event: str, job_id: uuid.UUID) -> None:
             job = runs.get_job(ctx, str(job_id))

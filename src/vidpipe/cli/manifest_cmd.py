@@ -7,8 +7,7 @@ the application context, and renders what comes back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,7 +23,6 @@ from vidpipe.errors import VidpipeError
 from vidpipe.fileio import atomic_write
 
 if TYPE_CHECKING:  # imported lazily at run time, so that `--help` stays fast
-    from vidpipe.app import AppContext
     from vidpipe.pipeline.run_stats import RunStats
     from vidpipe.services.views import AssetView, IntakeResult, JobView, ManifestView
 
@@ -51,15 +49,6 @@ def _providers(describers: str | None) -> list[str] | None:
     return None if describers is None else settings_with(None, describers=describers).describe.providers
 
 
-@contextmanager
-def _app(model_dir: Path | None = None) -> Iterator[AppContext]:
-    ctx = open_app(model_dir)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
 def _print_intake(result: IntakeResult, verb: str) -> None:
     for note in result.refused:
         err_console.print(f"[red]refused[/] {escape(note.path)}: {escape(note.reason)}", highlight=False)
@@ -83,7 +72,7 @@ def create(
     from vidpipe.services.manifests import create_manifest
 
     photos = photos_from_paths(images, asset_type, names)
-    with _app() as ctx:
+    with open_app() as ctx:
         result = create_manifest(ctx, name, photos)
     _print_intake(result, f"created manifest [bold]{escape(result.manifest.name)}[/] with")
     print(result.manifest.id)
@@ -104,7 +93,7 @@ def add(
     from vidpipe.services.manifests import add_manifest_photos
 
     photos = photos_from_paths(images, asset_type, names)
-    with _app() as ctx:
+    with open_app() as ctx:
         result = add_manifest_photos(ctx, manifest_id, photos)
     _print_intake(result, f"{escape(result.manifest.name)}: added")
     if result.added and result.manifest.status is not ManifestStatus.DRAFT:
@@ -132,7 +121,7 @@ def run_manifest(
     from vidpipe.services import manifests, runs
 
     providers = _providers(describers)
-    with _app(model_dir) as ctx:
+    with open_app(model_dir) as ctx:
         for item in ctx.recovered:
             if item.target_id is not None:
                 err_console.print(
@@ -223,7 +212,7 @@ def swap_reference_cmd(
         manifest_ref, asset_ref, photo = None, first, Path(second)
     else:
         manifest_ref, asset_ref, photo = first, second, image
-    with _app(model_dir) as ctx:
+    with open_app(model_dir) as ctx:
         result = assets.swap(ctx, manifest_ref, asset_ref, photo, force=force, describers=_providers(describers))
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
@@ -239,7 +228,7 @@ def list_cmd() -> None:
     """Every manifest, newest first."""
     from vidpipe.services.manifests import list_manifests
 
-    with _app() as ctx:
+    with open_app() as ctx:
         manifests = list_manifests(ctx)
     table = Table(title="Manifests", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("id", no_wrap=True)
@@ -283,7 +272,7 @@ def show(
     --references, each asset's views, numbered for `split`)."""
     from vidpipe.services.manifests import show_manifest
 
-    with _app() as ctx:
+    with open_app() as ctx:
         view = show_manifest(ctx, manifest_id)
         lease = ctx.settings.jobs.lease_seconds
     summary = view.summary
@@ -396,7 +385,7 @@ def merge_cmd(
     """Merge assets that are one character, prop or place; kept through every re-run."""
     from vidpipe.services import assets
 
-    with _app() as ctx:
+    with open_app() as ctx:
         result = assets.merge(ctx, manifest_id, keep, others, force=force)
     console.print(
         f"merged {', '.join(result.merged)} into {result.kept} ({result.references_moved} reference(s) moved)",
@@ -421,7 +410,7 @@ def split_cmd(
     """Move references that show something else into a new asset; kept through every re-run."""
     from vidpipe.services import assets
 
-    with _app(model_dir) as ctx:
+    with open_app(model_dir) as ctx:
         result = assets.split(ctx, manifest_id, tag, positions, name, _providers(describers))
     console.print(
         f"split {result.references_moved} reference(s) of {result.source} into {result.new_tag}", highlight=False
@@ -439,7 +428,7 @@ def rename_cmd(
     """Rename an asset; re-runs keep the name."""
     from vidpipe.services import assets
 
-    with _app() as ctx:
+    with open_app() as ctx:
         asset = assets.rename(ctx, manifest_id, tag, name)
     console.print(f"{asset.tag} is now {asset.name!r}", highlight=False)
 
@@ -454,7 +443,7 @@ def tag_cmd(
     """Add or remove an asset's own tags (hero, night-scene...); re-runs keep them."""
     from vidpipe.services import assets
 
-    with _app() as ctx:
+    with open_app() as ctx:
         tags = assets.edit_tags(ctx, manifest_id, tag, add, remove)
     console.print(f"{tag.upper()} user tags: {', '.join(tags) or 'none'}", highlight=False)
 
@@ -467,7 +456,7 @@ def delete_cmd(
     """Delete a manifest with its photos' records, assets and corrections (not while a run is active)."""
     from vidpipe.services import manifests
 
-    with _app() as ctx:
+    with open_app() as ctx:
         view = manifests.show_manifest(ctx, manifest_id)
         if not yes and not typer.confirm(
             f"delete manifest {view.summary.name!r} with {len(view.uploads)} photo(s) and {len(view.assets)} asset(s)?"
@@ -483,7 +472,7 @@ def delete_asset_cmd(manifest_id: str = ManifestRef, tag: str = AssetRef) -> Non
     An uploaded photo's own asset cannot be deleted."""
     from vidpipe.services import assets
 
-    with _app() as ctx:
+    with open_app() as ctx:
         deleted = assets.delete(ctx, manifest_id, tag)
     console.print(
         f"deleted {deleted.tag} {escape(deleted.name)}; {deleted.views_dismissed} view(s) kept out of later runs",
@@ -503,7 +492,7 @@ def export(
     if fmt not in ("json", "md"):
         raise VidpipeError(f"--format must be json or md, not {fmt!r}")
     kind: Literal["json", "md"] = "json" if fmt == "json" else "md"
-    with _app() as ctx:
+    with open_app() as ctx:
         text = export_manifest(ctx, manifest_id, kind)
     if output is None:
         print(text)

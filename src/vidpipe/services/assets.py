@@ -9,12 +9,12 @@ from pathlib import Path
 
 from vidpipe.app import AppContext
 from vidpipe.db.repositories import assets as assets_repo
-from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
+from vidpipe.errors import NotFoundError, VidpipeError
 from vidpipe.pipeline import corrections
 from vidpipe.pipeline.corrections import DeleteResult, MergeResult, SplitResult
 from vidpipe.pipeline.reference_swap import SwapResult, swap_reference
+from vidpipe.services.manifests import refuse_while_active
 from vidpipe.services.views import AssetView
 
 
@@ -22,12 +22,7 @@ def _resolve(ctx: AppContext, manifest_ref: str, asset_refs: Sequence[str]) -> t
     """The manifest's id and the tag of each asset named by tag or id; refused while a run is active."""
     with ctx.factory() as session:
         manifest_id = manifests_repo.manifest_id_from_ref(session, manifest_ref)
-        job = jobs_repo.active_job_for(session, manifest_id)
-        if job is not None:
-            raise ConflictError(
-                f"manifest {manifest_id} has a {job.status.value.lower()} run (job {job.id}); correct it when the "
-                f"run has finished, or stop it with `vidpipe jobs cancel {job.id}`"
-            )
+        refuse_while_active(session, manifest_id, "correct it")
         tags = []
         for ref in asset_refs:
             asset = assets_repo.find_asset(session, manifest_id, ref)

@@ -32,6 +32,13 @@ def _no_usable_photo(what: str, refusals: Sequence[Refusal]) -> VidpipeError:
     return VidpipeError(f"{what}: none of the photos can be used ({reasons})")
 
 
+def _title(name: str) -> str:
+    title = name.strip()[:MAX_MANIFEST_NAME_CHARS]
+    if not title:
+        raise VidpipeError(f"a manifest name needs at least one visible character, got {name!r}")
+    return title
+
+
 def create_manifest(ctx: AppContext, name: str, photos: Sequence[PhotoIn]) -> IntakeResult:
     """A new DRAFT manifest holding the usable photos. A manifest with no usable photo is not created."""
     title = name.strip()[:MAX_MANIFEST_NAME_CHARS] or "Untitled"
@@ -52,9 +59,7 @@ def create_manifest(ctx: AppContext, name: str, photos: Sequence[PhotoIn]) -> In
 def create_empty_manifest(ctx: AppContext, name: str) -> ManifestSummary:
     """A new DRAFT manifest with no photos yet (the web app adds them next); it is not processed
     until it has some."""
-    title = name.strip()[:MAX_MANIFEST_NAME_CHARS]
-    if not title:
-        raise VidpipeError(f"a manifest name needs at least one visible character, got {name!r}")
+    title = _title(name)
     with ctx.transaction() as session:
         manifest = Manifest(name=title)
         session.add(manifest)
@@ -70,7 +75,7 @@ def add_manifest_photos(
     is False (a shell that reports each file on its own)."""
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
-        _refuse_while_active(session, manifest, "add photos")
+        refuse_while_active(session, manifest.id, "add photos")
         added, refused = add_photos(session, ctx.store, manifest, list(photos), ctx.settings)
         bad, duplicates = _notes(refused)
         if refuse_if_none and not added and bad:
@@ -80,11 +85,12 @@ def add_manifest_photos(
         )
 
 
-def _refuse_while_active(session: Session, manifest: Manifest, action: str) -> None:
-    job = jobs_repo.active_job_for(session, manifest.id)
+def refuse_while_active(session: Session, manifest_id: uuid.UUID, action: str) -> None:
+    """Refuse a change while a run (queued or running) may still write the manifest."""
+    job = jobs_repo.active_job_for(session, manifest_id)
     if job is not None:
         raise ConflictError(
-            f"cannot {action}: manifest {manifest.name!r} has a {job.status.value.lower()} run (job {job.id}); "
+            f"cannot {action}: manifest {manifest_id} has a {job.status.value.lower()} run (job {job.id}); "
             f"wait for it or stop it with `vidpipe jobs cancel {job.id}`"
         )
 
@@ -114,7 +120,7 @@ def delete_manifest(ctx: AppContext, ref: str) -> ManifestSummary:
     it), then the stored files no other manifest uses (files are shared by content)."""
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
-        _refuse_while_active(session, manifest, "delete it")
+        refuse_while_active(session, manifest.id, "delete it")
         summary = ManifestSummary.of(manifest)
         keys = manifests_repo.file_keys_of(session, manifest.id)
         session.delete(manifest)
@@ -126,9 +132,7 @@ def delete_manifest(ctx: AppContext, ref: str) -> ManifestSummary:
 
 
 def rename_manifest(ctx: AppContext, ref: str, name: str) -> ManifestSummary:
-    title = name.strip()[:MAX_MANIFEST_NAME_CHARS]
-    if not title:
-        raise VidpipeError(f"a manifest name needs at least one visible character, got {name!r}")
+    title = _title(name)
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
         manifest.name = title
