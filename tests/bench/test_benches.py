@@ -89,3 +89,19 @@ def test_ultralytics_peer_missing_is_a_clear_error(settings: Settings, data_dir:
 
     with pytest.raises(VidpipeError, match="ultralytics"):
         UltralyticsPeer("/nonexistent/python", "x.onnx", conf=0.5, iou=0.5)
+
+
+def test_serve_bench_measures_a_real_server_under_watchers(settings: Settings, data_dir: Path, tmp_path: Path) -> None:
+    from vidpipe.bench.serve_load import run_serve_bench
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("coffee.png", "chelsea.png"):
+        (photos / name).symlink_to(data_dir / "detection" / "skimage_data" / name)
+    result = run_serve_bench(photos, settings, pollers=4, streams=1, poll_seconds=0.1, rounds=1)
+    assert result["photos"] == 2 and result["rounds"] == 1
+    assert len(result["run_seconds_no_clients"]) == 1 and result["run_seconds_with_clients"][0] > 0
+    # Polls were made during the watched run and timed by both ends; the server's own time is smaller.
+    assert result["progress_requests"] >= 4
+    assert 0 < result["progress_server_p99_ms"] <= result["progress_p99_ms"]
+    assert json.loads(json.dumps(result)) == result

@@ -7,9 +7,7 @@ queued ones (`EmbeddedRunner.serve`), behind the runner interface a distributed 
 
 from __future__ import annotations
 
-import hmac
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -21,6 +19,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidpipe import __version__
+from vidpipe.api.middleware import ServerTiming, TokenForWrites
 from vidpipe.api.routes import assets, files, jobs, manifests
 from vidpipe.api.schemas import HealthOut
 from vidpipe.app import AppContext
@@ -52,25 +51,13 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
     )
     app.state.ctx = ctx
     api = ctx.settings.api
+
+    # The last added runs first: CORS outermost, so refusals carry its headers too; the timing
+    # covers the token check and everything after it.
+    app.add_middleware(TokenForWrites, token=api.token)
+    app.add_middleware(ServerTiming)
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["*"], allow_headers=["*"])
-
-    @app.middleware("http")
-    async def server_timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # How long the app itself took, for clients and load tests to tell from network and queueing.
-        start = time.perf_counter()
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - start):.2f}"
-        return response
-
-    @app.middleware("http")
-    async def token_for_writes(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Reads stay open; every write needs the token when one is set.
-        if api.token is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
-            expected = f"Bearer {api.token.get_secret_value()}"
-            if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
-                return _error(401, "this server needs an API token for writes", "send Authorization: Bearer TOKEN")
-        return await call_next(request)
 
     @app.exception_handler(VidpipeError)
     async def vidpipe_error(request: Request, exc: VidpipeError) -> Response:

@@ -7,7 +7,8 @@ from fastapi import Request
 from vidpipe.app import AppContext
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: a plain function would cost every request a hop through the thread pool.
     ctx: AppContext = request.app.state.ctx
     return ctx
 

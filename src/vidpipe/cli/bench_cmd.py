@@ -150,6 +150,7 @@ def bench_serve(
     pollers: int = typer.Option(50, "--pollers", min=0, help="Clients polling the progress endpoint"),
     streams: int = typer.Option(10, "--streams", min=0, help="Clients on the event stream"),
     poll: float = typer.Option(0.5, "--poll", min=0.05, help="Seconds between one client's polls"),
+    rounds: int = typer.Option(5, "--rounds", min=1, help="Quiet and watched runs, alternating"),
     model_dir: Path | None = ModelDir,
     as_json: bool = JsonOnly,
 ) -> None:
@@ -159,7 +160,12 @@ def bench_serve(
 
     err_console.print("starting a server and running the manifest with and without clients…")
     result = run_serve_bench(
-        _existing(images, "image folder"), settings_with(model_dir), pollers=pollers, streams=streams, poll_seconds=poll
+        _existing(images, "image folder"),
+        settings_with(model_dir),
+        pollers=pollers,
+        streams=streams,
+        poll_seconds=poll,
+        rounds=rounds,
     )
     _report(result, as_json, "Serve bench")
 
