@@ -34,6 +34,11 @@ class ConflictError(VidpipeError):
     status = 409
 
 
+class NeedsForceError(VidpipeError):
+    """A check refused a correction that the user may still insist on (each shell says how: the
+    CLI's ``--force``, the API's ``force`` field, the page's "even if" box)."""
+
+
 class CancelledError(VidpipeError):
     """A run stopped because the user asked it to."""
 

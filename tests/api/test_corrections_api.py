@@ -81,13 +81,22 @@ async def test_corrections_apply_at_once_and_survive_a_rerun(client: httpx.Async
     swap = await client.post(
         f"/api/assets/{after['CHAR_01']['id']}/reference", files={"file": ("coffee.png", cup.read_bytes(), "image/png")}
     )
-    assert swap.status_code == 400 and "--force" in swap.json()["error"]
+    # Told in the API's own terms, not the CLI's.
+    refusal = swap.json()
+    assert swap.status_code == 400 and "unless forced" in refusal["error"] and "--force" not in str(refusal)
+    assert "force set to true" in refusal["detail"]
     # Choosing one of its own references works.
     reference = after["CHAR_01"]["references"][-1]
     chosen = await client.post(
         f"/api/assets/{after['CHAR_01']['id']}/reference/choose", json={"reference_id": reference["id"]}
     )
     assert chosen.status_code == 200, chosen.text
+    # Moved to the front, not copied: the asset keeps its number of views, through a re-run too.
+    views = (await client.get(f"/api/assets/{after['CHAR_01']['id']}")).json()["references"]
+    assert len(views) == len(after["CHAR_01"]["references"]) and views[0]["id"] == reference["id"]
+    await _run(client, manifest_id, again=True)
+    rerun = (await _by_tag(client, manifest_id))["CHAR_01"]["references"]
+    assert len(rerun) == len(views) and rerun[0]["bbox"] == reference["bbox"] and rerun[0]["primary"]
 
 
 async def test_writes_during_processing_are_409_and_uploads_keep_their_asset(

@@ -164,7 +164,11 @@ def test_renames_and_user_tags_are_kept_by_a_rerun(env: tuple, make_manifest, as
     assets = by_tag(assets_of(factory, manifest_id))
     extracted = [t for t, a in assets.items() if a.source is AssetSource.EXTRACTED and t.startswith("CHAR")]
     assert extracted, "two_people.jpg should yield an extracted character"
-    rename_asset(factory, manifest_id, "PROP_01", "Hero mug")
+    assert "Espresso" in (assets["PROP_01"].reverse_prompt or "")
+    renamed = rename_asset(factory, manifest_id, "PROP_01", "Hero mug")
+    # The words written under the old name now use the new one, before any re-run.
+    assert "Hero mug" in (renamed.reverse_prompt or "") and "Espresso" not in (renamed.reverse_prompt or "")
+    assert "espresso" not in (renamed.visual_description or "").lower()
     rename_asset(factory, manifest_id, extracted[0], "Press secretary")
     assert edit_user_tags(factory, manifest_id, "PROP_01", add=["hero", "act 2"]) == ["act 2", "hero"]
     assert edit_user_tags(factory, manifest_id, "PROP_01", remove=["act 2"]) == ["hero"]
@@ -197,7 +201,7 @@ def test_merging_assets_of_different_types_needs_force(env: tuple, make_manifest
     with pytest.raises(VidpipeError) as refused:
         merge_assets(factory, manifest_id, "CHAR_01", ["prop_01"])
     message = str(refused.value)
-    for part in ("CHAR_01", "'Lead'", "CHARACTER", "PROP_01", "'Espresso'", "PROP", "--force"):
+    for part in ("CHAR_01", "'Lead'", "CHARACTER", "PROP_01", "'Espresso'", "PROP", "unless forced"):
         assert part in message
     assert snapshot() == before
     with factory() as session:
@@ -281,3 +285,12 @@ def test_the_same_photos_always_get_the_same_tags(env: tuple, make_manifest, ass
             )
         )
     assert registries[0] == registries[1] == registries[2] == registries[3]
+
+
+def test_renamed_in_replaces_whole_words_only() -> None:
+    from vidpipe.pipeline.corrections import renamed_in
+
+    text = "Anna, a woman in red; ANNA smiles. Annabel waits."
+    assert renamed_in(text, "Anna", "Maria") == "Maria, a woman in red; Maria smiles. Annabel waits."
+    assert renamed_in(text, "", "Maria") == text and renamed_in(None, "Anna", "Maria") is None
+    assert renamed_in("Cost (1+1)", "(1+1)", "two") == "Cost two"

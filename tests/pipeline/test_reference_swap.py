@@ -68,14 +68,14 @@ def test_a_character_photo_must_show_the_same_person(
         swap_reference(
             factory, store, toolkit, runner.describer, president.id, data_dir / "detection/skimage_data/coffee.png"
         )
-    for part in ("coffee.png", "CHAR_01", "The President", f"{threshold:.2f}", "--force"):
+    for part in ("coffee.png", "CHAR_01", "The President", f"{threshold:.2f}", "unless forced"):
         assert part in str(no_face.value)
     assert _state(factory, president.id) == before
 
     # Another man.
     with pytest.raises(VidpipeError, match=r"biden\.jpg.*CHAR_01.*best similarity 0\.\d\d, threshold") as other:
         swap_reference(factory, store, toolkit, runner.describer, president.id, faces / "biden.jpg")
-    assert "--force" in str(other.value) and f"{threshold:.2f}" in str(other.value)
+    assert "unless forced" in str(other.value) and f"{threshold:.2f}" in str(other.value)
     assert _state(factory, president.id) == before
 
     # The same man in another photo.

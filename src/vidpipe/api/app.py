@@ -23,7 +23,7 @@ from vidpipe.api.middleware import ServerTiming, TokenForWrites
 from vidpipe.api.routes import assets, files, jobs, manifests
 from vidpipe.api.schemas import HealthOut
 from vidpipe.app import AppContext
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import NeedsForceError, VidpipeError
 from vidpipe.web import pages
 from vidpipe.web.pages import page
 
@@ -63,6 +63,8 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
     async def vidpipe_error(request: Request, exc: VidpipeError) -> Response:
         if _wants_page(request):
             return page(request, "error.html", status=exc.status, message=str(exc))
+        if isinstance(exc, NeedsForceError) and exc.detail is None:
+            return _error(exc.status, exc.message, "send the request again with force set to true to do it anyway")
         return _error(exc.status, exc.message, exc.detail)
 
     @app.exception_handler(RequestValidationError)

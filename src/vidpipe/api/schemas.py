@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from vidpipe.services.runs import ProgressView
 from vidpipe.services.views import AssetView, JobView, ManifestSummary, UploadView
@@ -279,8 +279,7 @@ class SwapOut(BaseModel):
 
 
 class ReferenceChoice(BaseModel):
-    reference_id: uuid.UUID
-    force: bool = False
+    reference_id: uuid.UUID = Field(description="One of the asset's own references")
 
 
 class HitOut(BaseModel):

@@ -14,7 +14,7 @@ from vidpipe.cli.demo_cmd import demo
 from vidpipe.cli.detect_cmd import detect
 from vidpipe.cli.doctor_cmd import doctor
 from vidpipe.cli.serve_cmd import serve
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import NeedsForceError, VidpipeError
 
 app = typer.Typer(
     name="vidpipe",
@@ -49,6 +49,9 @@ def _root(
 def main() -> None:
     try:
         app()
+    except NeedsForceError as exc:
+        err_console.print(f"[red]error:[/] {exc} (--force overrides)")
+        sys.exit(2)
     except VidpipeError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         sys.exit(2)

@@ -168,6 +168,8 @@ class Job(IdMixin, TimestampMixin, Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     current_step: Mapped[str | None] = mapped_column(String(64))
     progress: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The latest views the run has cut so far ({"kind", "label", "thumbnail"}), shown while it runs.
+    found: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -198,6 +200,20 @@ class DismissedView(IdMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "dismissed_views"
+
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    bbox: Mapped[list[float]] = mapped_column(JSON)
+
+
+class ChosenPrimary(IdMixin, TimestampMixin, Base):
+    """A view cut from a photo that the user made its asset's primary reference.
+
+    Named, like a decision's views, by upload and box, because a re-run rebuilds those references;
+    the run finds the view again by overlap and puts it first.
+    """
+
+    __tablename__ = "chosen_primaries"
 
     manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
     upload_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))

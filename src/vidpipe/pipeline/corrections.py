@@ -7,13 +7,16 @@ Each correction changes the registry at once and is made to survive every later 
   given to the new asset is the user's and kept like a rename (`planning.user_name`);
 - rename: an uploaded asset is named after its upload, so both change; an extracted asset keeps a
   name that differs from its describer's suggestion;
-- user tags: a run never touches them.
+- user tags: a run never touches them;
+- primary view: one of the asset's references chosen as its primary; a view cut from a photo is
+  recorded (`ChosenPrimary`) and a run puts it first again.
 Decisions name views by upload and box (`AssetDecision`); the run finds them again among its crops
 (`planning.resolve_decisions`). A newer decision about the same two views replaces an older one.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +24,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from vidpipe.db.models import Asset, AssetDecision, AssetReference, DismissedView, Manifest, Upload
+from vidpipe.db.models import (
+    Asset,
+    AssetDecision,
+    AssetReference,
+    ChosenPrimary,
+    DismissedView,
+    Manifest,
+    Upload,
+)
 from vidpipe.db.repositories.assets import find_asset
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, ManifestStatus
-from vidpipe.errors import ConflictError, VidpipeError
+from vidpipe.errors import ConflictError, NeedsForceError, NotFoundError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
@@ -137,10 +148,10 @@ def merge_assets(
         mismatched = [o for o in others if o.asset_type is not keep.asset_type]
         if mismatched and not force:
             listed = ", ".join(f"{o.manifest_tag} ({o.name!r}, {o.asset_type.value})" for o in mismatched)
-            raise VidpipeError(
+            raise NeedsForceError(
                 f"{keep.manifest_tag} ({keep.name!r}) is a {keep.asset_type.value} but {listed} "
                 f"{'is' if len(mismatched) == 1 else 'are'} not; merging assets of different types "
-                "is refused, --force overrides"
+                "is refused unless forced"
             )
         keep_views = _views(keep)
         moved, unrecorded = 0, []
@@ -305,14 +316,25 @@ def rename_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: st
     with factory() as session, session.begin():
         _editable(session, manifest_id)
         asset = find_asset(session, manifest_id, tag)
-        asset.name = new_name
+        old_name, asset.name = asset.name, new_name
         if asset.source is AssetSource.UPLOADED and asset.upload_id is not None:
             upload = session.get(Upload, asset.upload_id)
             if upload is not None:
                 upload.name = new_name
+            # An uploaded asset is described under its name, so its words carry the old one.
+            asset.reverse_prompt = renamed_in(asset.reverse_prompt, old_name, new_name)
+            asset.visual_description = renamed_in(asset.visual_description, old_name, new_name)
+            asset.description = renamed_in(asset.description, old_name, new_name)
         session.flush()
         session.expunge(asset)
         return asset
+
+
+def renamed_in(text: str | None, old: str, new: str) -> str | None:
+    """``text`` with every whole-word ``old`` (any case) replaced by ``new``."""
+    if not text or not old.strip() or old == new:
+        return text
+    return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", lambda _: new, text, flags=re.IGNORECASE)
 
 
 def edit_user_tags(
@@ -362,6 +384,34 @@ def delete_asset(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: st
         session.flush()
         manifest.asset_count = len([a for a in manifest.assets if a.id != asset.id])
         return result
+
+
+def choose_primary(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: str, reference_id: uuid.UUID) -> str:
+    """Make one of the asset's own references its primary, in place (no copy), and keep it so.
+
+    A reference cut from a photo is rebuilt by every run, so the choice is recorded by its view and
+    replaces any earlier choice among this asset's views; one the user gave is kept by runs anyway.
+    Returns the asset's tag; describing it again from the new primary is the caller's next step.
+    """
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        chosen = next((r for r in asset.references if r.id == reference_id), None)
+        if chosen is None:
+            raise NotFoundError(f"{asset.manifest_tag} has no reference {reference_id}")
+        own_views = _views(asset)
+        earlier = session.scalars(select(ChosenPrimary).where(ChosenPrimary.manifest_id == manifest_id))
+        for row in earlier:
+            if any(u == row.upload_id and bbox_iou(row.bbox, box) >= SAME_VIEW_IOU for u, box in own_views):
+                session.delete(row)
+        view = _view(chosen)
+        if view is not None:
+            session.add(ChosenPrimary(manifest_id=manifest_id, upload_id=view[0], bbox=view[1]))
+        ordered = [chosen, *sorted((r for r in asset.references if r is not chosen), key=lambda r: r.sort_order)]
+        for order, ref in enumerate(ordered):
+            ref.sort_order = order
+        asset.primary_reference = chosen
+        return asset.manifest_tag or str(asset.id)
 
 
 def edit_asset_text(

@@ -19,7 +19,15 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from vidpipe.db.models import Asset, AssetDecision, AssetReference, DismissedView, Manifest, Upload
+from vidpipe.db.models import (
+    Asset,
+    AssetDecision,
+    AssetReference,
+    ChosenPrimary,
+    DismissedView,
+    Manifest,
+    Upload,
+)
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
@@ -130,6 +138,10 @@ class ManifestRunner:
                 (row.upload_id, list(row.bbox))
                 for row in session.scalars(select(DismissedView).where(DismissedView.manifest_id == manifest_id))
             ]
+            chosen = [
+                (row.upload_id, list(row.bbox))
+                for row in session.scalars(select(ChosenPrimary).where(ChosenPrimary.manifest_id == manifest_id))
+            ]
         # One decode per photo for the whole run.
         images = {u.id: load_image(self.store.path(u.storage_key), name=u.original_filename) for u in uploads}
         return RunState(
@@ -140,6 +152,7 @@ class ManifestRunner:
             decisions=decisions,
             previous=previous,
             dismissed=dismissed,
+            chosen=chosen,
         )
 
     # --------------------------------------------------------------------------------- the steps

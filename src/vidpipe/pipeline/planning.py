@@ -120,6 +120,7 @@ class RunState:
     decided: Decided = field(default_factory=lambda: Decided())
     previous: list[Asset] = field(default_factory=list)
     dismissed: list[tuple[uuid.UUID, list[float]]] = field(default_factory=list)  # (upload, box): no asset
+    chosen: list[tuple[uuid.UUID, list[float]]] = field(default_factory=list)  # (upload, box): a primary
     seconds: dict[str, float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -364,7 +365,24 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
             planned.append(
                 PlannedAsset(rules.extracted_type(class_name), class_name.title(), AssetSource.EXTRACTED, crops)
             )
-    return in_reading_order(merge_decided(planned, state.decided))
+    return in_reading_order(chosen_first(merge_decided(planned, state.decided), state.chosen))
+
+
+def chosen_first(planned: list[PlannedAsset], chosen: Sequence[tuple[uuid.UUID, list[float]]]) -> list[PlannedAsset]:
+    """Each asset's view that the user chose as its primary (found again by place) goes first."""
+    for asset in planned:
+        pick = next(
+            (
+                c
+                for c in asset.crops[1:]
+                if any(u == c.upload.id and bbox_iou(c.box, box) >= SAME_VIEW_IOU for u, box in chosen)
+            ),
+            None,
+        )
+        if pick is not None:
+            asset.crops.remove(pick)
+            asset.crops.insert(0, pick)
+    return planned
 
 
 def _place(crop: Crop) -> tuple[int, float, float]:

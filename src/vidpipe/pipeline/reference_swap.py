@@ -20,7 +20,7 @@ from vidpipe.db.models import Asset, AssetReference, Upload
 from vidpipe.describe.describer import Describer, DescribeRequest
 from vidpipe.domain.detections import Detections
 from vidpipe.domain.enums import AssetSource, AssetType
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import NeedsForceError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.imaging.quality import assess_crop
 from vidpipe.inference.face_analysis import Face, face_crop
@@ -243,9 +243,9 @@ def _check_character(
         return _face_choice(image, prominent, None) if prominent is not None else _whole(image)
     if prominent is None:
         if not force:
-            raise VidpipeError(
+            raise NeedsForceError(
                 f"no face found in {image_path.name} to compare with {snap.label} "
-                f"(best similarity: none, threshold {threshold:.2f}); --force overrides"
+                f"(best similarity: none, threshold {threshold:.2f}); refused unless forced"
             )
         warnings.append(f"no face found in {image_path.name}; forced, the whole photo is the reference of {snap.label}")
         return _whole(image)
@@ -256,9 +256,9 @@ def _check_character(
     if similarity >= threshold:
         return _face_choice(image, faces[best], similarity)
     if not force:
-        raise VidpipeError(
+        raise NeedsForceError(
             f"no face in {image_path.name} looks like {snap.label}: best similarity {similarity:.2f}, "
-            f"threshold {threshold:.2f}; --force overrides"
+            f"threshold {threshold:.2f}; refused unless forced"
         )
     warnings.append(
         f"no face in {image_path.name} looks like {snap.label} (best similarity {similarity:.2f}, threshold "

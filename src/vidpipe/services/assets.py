@@ -161,11 +161,29 @@ def redescribe(ctx: AppContext, manifest_ref: str, asset: str, describers: list[
 
 
 def swap_to_reference(
-    ctx: AppContext, manifest_ref: str, asset: str, reference_id: str, *, force: bool = False
+    ctx: AppContext,
+    manifest_ref: str,
+    asset: str,
+    reference_id: str,
+    *,
+    describers: list[str] | None = None,
 ) -> SwapResult:
-    """Make one of the asset's own references its primary, pinned through re-runs like any swap."""
-    view = get_asset(ctx, manifest_ref, asset)
-    chosen = next((r for r in view.references if str(r.id) == reference_id), None)
-    if chosen is None:
-        raise NotFoundError(f"{view.tag} has no reference {reference_id!r}")
-    return swap(ctx, manifest_ref, str(view.id), ctx.store.path(chosen.image_key), force=force)
+    """Make one of the asset's own references its primary (moved, not copied), kept through re-runs,
+    and describe the asset again from it."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    try:
+        wanted = uuid.UUID(reference_id)
+    except ValueError:
+        raise NotFoundError(f"{tags[0]} has no reference {reference_id!r}") from None
+    tag = corrections.choose_primary(ctx.factory, manifest_id, tags[0], wanted)
+    corrections.redescribe_asset(ctx.factory, ctx.store, ctx.describer(describers), manifest_id, tag)
+    after = get_asset(ctx, str(manifest_id), tag)
+    primary = next((r for r in after.references if r.primary), None)
+    return SwapResult(
+        asset_id=after.id,
+        tag=tag,
+        name=after.name,
+        quality_score=primary.quality_score if primary else None,
+        warnings=(),
+        similarity=None,
+    )

@@ -76,7 +76,7 @@ async def swap_reference_upload(
 def swap_reference_choose(asset_id: str, body: ReferenceChoice, ctx: Ctx) -> SwapOut:
     """One of the asset's own references as its primary."""
     manifest_id = assets.manifest_of(ctx, asset_id)
-    result = assets.swap_to_reference(ctx, manifest_id, asset_id, str(body.reference_id), force=body.force)
+    result = assets.swap_to_reference(ctx, manifest_id, asset_id, str(body.reference_id))
     return _swapped(ctx, manifest_id, result)
 
 

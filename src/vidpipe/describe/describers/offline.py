@@ -625,7 +625,7 @@ class OfflineDescriber(Describer):
     def _kind(self, request: DescribeRequest, m: Measurements) -> str:
         """What the asset is, from the labels, else the detector's class, else its type."""
         if request.asset_type == AssetType.CHARACTER:
-            return request.detection_class or "person"
+            return "person"  # whether the view is a face or a whole body, the asset is a person
         if request.asset_type == AssetType.STYLE:
             return "visual style"
         if request.detection_class:
