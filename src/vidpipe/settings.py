@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from vidpipe.errors import ConfigError
 
 
 class RuntimeSettings(BaseModel):
@@ -154,8 +163,63 @@ class ApiSettings(BaseModel):
         return value
 
 
+class CVAnalysisSettings(BaseModel):
+    """Clip analysis: frame sampling, matching thresholds, the quality gate and enrichment.
+
+    The defaults are the design research's. Its two similarity thresholds were set for other models
+    (0.65 for CLIP ViT-B/32 image cosine, 0.6 for dlib's face *distance*), so they are used only when
+    set here (environment or YAML); otherwise each model's own threshold applies (`effective_*`).
+    """
+
+    clip_similarity_threshold: float = Field(
+        0.65, ge=-1.0, le=1.0, description="Image-embedding cosine for an object match (used only when set)"
+    )
+    motion_delta_threshold: float = Field(
+        0.15, gt=0.0, le=1.0, description="Share of pixels changing by >30 grey levels that marks a motion frame"
+    )
+    max_frames_per_clip: int = Field(8, ge=1, le=64, description="Sampled frames per clip at most")
+    quality_gate_threshold: float = Field(5.0, ge=0.0, le=10.0, description="Continuity score a clip needs to pass")
+    face_match_threshold: float = Field(
+        0.6, ge=-1.0, le=1.0, description="Face-embedding cosine for a character match (used only when set)"
+    )
+    enrich_per_asset: int = Field(2, ge=0, le=10, description="New generated references per asset per clip at most")
+    enrich_min_quality: float = Field(5.0, ge=0.0, le=10.0, description="Crop quality a generated reference needs")
+    max_clip_seconds: float = Field(600.0, gt=0, description="Refuse clips longer than this")
+    max_clip_pixels: int = Field(3840 * 2160, gt=0, description="Refuse clips with more pixels per frame")
+    frame_max_side: int = Field(1280, ge=64, le=4096, description="Longer side of a sampled frame for analysis")
+
+    def effective_face_threshold(self, model_threshold: float) -> float:
+        return self.face_match_threshold if "face_match_threshold" in self.model_fields_set else model_threshold
+
+    def effective_image_threshold(self, model_threshold: float) -> float:
+        if "clip_similarity_threshold" in self.model_fields_set:
+            return self.clip_similarity_threshold
+        return model_threshold
+
+
+CONFIG_FILE_VARIABLE = "VIDPIPE_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = "vidpipe.yaml"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", env_nested_delimiter="__", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over an optional YAML file (VIDPIPE_CONFIG_FILE, else ./vidpipe.yaml).
+        configured = os.environ.get(CONFIG_FILE_VARIABLE)
+        if configured and not Path(configured).expanduser().is_file():
+            raise ConfigError(f"{CONFIG_FILE_VARIABLE} names {configured!r}, which is not a file")
+        yaml_file = Path(configured).expanduser() if configured else Path(DEFAULT_CONFIG_FILE)
+        yaml = YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file if yaml_file.is_file() else None)
+        return init_settings, env_settings, dotenv_settings, yaml, file_secret_settings
 
     model_dir: Path = Field(
         default_factory=lambda: Path(user_cache_dir("vidpipe")) / "models",
@@ -177,6 +241,7 @@ class Settings(BaseSettings):
     describe: DescribeSettings = Field(default_factory=DescribeSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    cv_analysis: CVAnalysisSettings = Field(default_factory=CVAnalysisSettings)
     allow_restricted_licences: bool = Field(
         False,
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",

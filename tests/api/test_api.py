@@ -85,6 +85,8 @@ async def test_upload_process_progress_events_assets_and_files(
         ("notes.png", "refused"),
         ("obama.jpg", "duplicate"),
     ]
+    # The duplicate's type was left out; a photo with no type is guessed and told as such.
+    assert answer.json()["files"][0]["type"] == "CHARACTER" and answer.json()["files"][0]["note"] is None
     refused = answer.json()["files"][2]["reason"]
     assert "notes.png" in refused and "vidpipe-upload" not in refused  # no server path leaks
     uploads = (await client.get(f"/api/manifests/{manifest_id}/uploads")).json()
@@ -223,7 +225,14 @@ async def test_search_by_words_and_by_photo(client: httpx.AsyncClient, data_dir:
 
     photo = _photo(data_dir, "motorcycle_right.png")  # the other side of the same bike
     hits = (await client.post(f"/api/manifests/{manifest_id}/search/image", files={"file": photo})).json()
-    assert hits[0]["asset"]["name"] == "Red bike" and hits[0]["score"] > hits[-1]["score"]
+    assert [h["asset"]["name"] for h in hits] == ["Red bike"]  # the others are not close
+    everything = await client.post(
+        f"/api/manifests/{manifest_id}/search/image", files={"file": photo}, params={"min_score": -1}
+    )
+    ranked = everything.json()
+    assert ranked[0]["asset"]["name"] == "Red bike" and len(ranked) > 1 and ranked[0]["score"] > ranked[-1]["score"]
+    rocket = _photo(data_dir, "rocket.jpg")  # nothing like it in the manifest
+    assert (await client.post(f"/api/manifests/{manifest_id}/search/image", files={"file": rocket})).json() == []
 
 
 def test_received_file_names_are_cleaned() -> None:
@@ -242,3 +251,16 @@ async def test_a_bad_photo_to_search_with_is_named_without_a_server_path(client:
         f"/api/manifests/{manifest_id}/search/image", files={"file": ("notes.jpg", b"plain text", "image/jpeg")}
     )
     assert answer.status_code == 422 and "'notes.jpg'" in answer.json()["error"] and "/tmp" not in answer.text
+
+
+async def test_a_photo_without_a_type_gets_one_from_what_is_in_it(client: httpx.AsyncClient, data_dir: Path) -> None:
+    manifest_id = (await client.post("/api/manifests", json={"name": "Untyped"})).json()["id"]
+    files = [("files", _photo(data_dir, name)) for name in ("obama.jpg", "coffee.png", "motorcycle_left.png")]
+    answer = await client.post(f"/api/manifests/{manifest_id}/uploads", files=files)
+    assert answer.status_code == 200, answer.text
+    told = {f["file"]: (f["type"], f["note"]) for f in answer.json()["files"]}
+    assert told["obama.jpg"][0] == "CHARACTER" and "face" in told["obama.jpg"][1]
+    assert told["coffee.png"][0] == "PROP" and "cup" in told["coffee.png"][1]
+    assert told["motorcycle_left.png"][0] == "VEHICLE" and "motorcycle" in told["motorcycle_left.png"][1]
+    uploads = (await client.get(f"/api/manifests/{manifest_id}/uploads")).json()
+    assert [u["type"] for u in uploads] == ["CHARACTER", "PROP", "VEHICLE"]

@@ -18,6 +18,12 @@ TABLES = {
     "asset_decisions",
     "jobs",
     "dismissed_views",
+    "chosen_primaries",
+    "projects",
+    "scenes",
+    "clips",
+    "clip_analyses",
+    "asset_appearances",
     "alembic_version",
 }
 

@@ -49,3 +49,21 @@ def test_preference_follows_the_users_words_then_the_type() -> None:
     assert preference("dining table", AssetType.PROP, "Espresso") == 0 < preference("cup", AssetType.PROP, "Espresso")
     assert preference("car", AssetType.VEHICLE, "Two cars") == 2
     assert preference("couch", AssetType.OBJECT, "Sofa") == 1 > preference("cup", AssetType.OBJECT, "Sofa")
+
+
+def test_a_photo_type_is_guessed_from_faces_then_its_main_subject() -> None:
+    from vidpipe.domain.enums import AssetType
+    from vidpipe.pipeline.rules import guess_type
+
+    size = (1000, 800)
+    assert guess_type(size, [(100, 100, 300, 300)], [])[0] is AssetType.CHARACTER
+    # A face too small to be the subject (a passer-by) does not make a character.
+    kind, why = guess_type(size, [(10, 10, 30, 30)], [("car", 400_000.0), ("cup", 50_000.0)])
+    assert kind is AssetType.VEHICLE and "car" in why
+    assert guess_type(size, [], [("cup", 100_000.0)])[0] is AssetType.PROP
+    # The table a cup stands on is the setting, not the subject, however large.
+    assert guess_type(size, [], [("dining table", 600_000.0), ("cup", 60_000.0)])[0] is AssetType.PROP
+    assert guess_type(size, [], [("couch", 600_000.0)])[0] is AssetType.OBJECT
+    assert guess_type(size, [], [("person", 300_000.0)])[0] is AssetType.CHARACTER
+    kind, why = guess_type(size, [], [("cup", 1_000.0)])
+    assert kind is AssetType.ENVIRONMENT and "place" in why

@@ -113,6 +113,10 @@ def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path, 
     expect(page.get_by_role("link", name="Review the registry")).to_be_visible()
     expect(page.locator("#step-words")).to_contain_text("ready")
     expect(page.locator("#photos-text")).to_have_text("4 / 4")
+    # The faces and objects the run cut out were shown as it went, and their pictures load.
+    expect(page.locator("#found li.found.face").first).to_be_visible()
+    loaded = page.locator("#found img").evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+    assert loaded and all(loaded), loaded
     page.screenshot(path=str(SHOTS / "2-processing-done.png"), full_page=True)
 
     # 3. Review: the assets; rename one and see it after a reload.
@@ -151,6 +155,7 @@ def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path, 
     page.locator(".ref:not(.primary) .choose").first.click()
     expect(page.locator(".ref.primary img").first).not_to_have_attribute("src", before)
     expect(page.locator(".ref.primary")).to_have_count(1)
+    expect(page.locator(".ref")).to_have_count(2)  # the chosen view moved to the front, not copied
     page.screenshot(path=str(SHOTS / "5-asset-swapped.png"), full_page=True)
 
     # Search the registry by words.
@@ -190,7 +195,8 @@ def test_refused_photos_are_named_and_removing_one_keeps_the_rest(
     page.locator("#file-input").set_input_files([str(samples / "coffee.png"), str(notes)])
     page.get_by_role("button", name="Upload and process").click()
     expect(page.locator("#messages")).to_contain_text("notes.jpg: cannot use 'notes.jpg' as an image")
-    expect(page.locator("#messages")).to_contain_text("coffee.png: uploaded")
+    # Its type was left at "Guess from the photo": the page says what was guessed and why.
+    expect(page.locator("#messages")).to_contain_text("coffee.png: uploaded as PROP (type PROP guessed")
     expect(page.locator("#pending .card")).to_have_count(1)  # only the refused one is left to deal with
     page.screenshot(path=str(SHOTS / "9-refused.png"), full_page=True)
     page.locator("#pending .card.refused .remove").click()

@@ -82,9 +82,11 @@ class UploadOut(BaseModel):
 
 class UploadResult(BaseModel):
     file: str
-    outcome: str  # "accepted", "duplicate" or "refused"
-    reason: str | None = None
+    outcome: str = Field(description="accepted, duplicate or refused")
+    reason: str | None = Field(None, description="Why a file was refused, or what it duplicates")
     upload_id: uuid.UUID | None = None
+    type: str | None = Field(None, description="The accepted photo's type, given or guessed")
+    note: str | None = Field(None, description="Set when the type was left out: what was guessed and why")
 
 
 class UploadAnswer(BaseModel):
@@ -137,6 +139,12 @@ class StepOut(BaseModel):
     seconds: float | None
 
 
+class FoundOut(BaseModel):
+    kind: str = Field(description="face or object")
+    label: str = Field(description="The photo's name for a face, the detected class for an object")
+    thumbnail_url: str
+
+
 class ProgressOut(BaseModel):
     manifest_id: uuid.UUID
     status: str
@@ -147,6 +155,7 @@ class ProgressOut(BaseModel):
     assets_described: int
     assets_total: int
     steps: list[StepOut]
+    found: list[FoundOut] = Field(description="The newest faces and objects the run has cut out, oldest first")
     error: str | None
     job_id: uuid.UUID | None
     job_status: str | None
@@ -169,6 +178,10 @@ class ProgressOut(BaseModel):
             assets_described=c.get("crops_described", 0),
             assets_total=c.get("describe_total", 0),
             steps=[StepOut(name=s.name, state=s.state, seconds=s.seconds) for s in p.steps],
+            found=[
+                FoundOut(kind=f.kind, label=f.label, thumbnail_url=f"/files/{f.thumbnail}")
+                for f in (p.job.found if p.job else ())
+            ],
             error=p.error,
             job_id=p.job.id if p.job else None,
             job_status=p.job.status.value if p.job else None,
@@ -179,6 +192,8 @@ class ReferenceOut(BaseModel):
     id: uuid.UUID
     position: int
     source: str
+    origin: str = Field(description="upload (cut from a photo), user (given by the user) or generated (from a clip)")
+    clip_id: uuid.UUID | None
     bbox: list[float] | None
     has_face: bool
     quality_score: float | None
@@ -220,6 +235,8 @@ class AssetOut(BaseModel):
             references=[
                 ReferenceOut(
                     id=r.id,
+                    origin=r.origin,
+                    clip_id=r.clip_id,
                     position=r.position,
                     source=r.source,
                     bbox=list(r.bbox) if r.bbox else None,

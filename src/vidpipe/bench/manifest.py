@@ -60,6 +60,9 @@ class _EngineOnly:
     def checkpoint(self) -> None:
         pass
 
+    def found_view(self, kind: str, label: str, thumbnail_key: str) -> None:
+        pass
+
     def commit(self, session: Session) -> None:
         pass
 

@@ -8,13 +8,16 @@ compete with the event loop for the interpreter: pages and progress stay quick w
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import subprocess
 import sys
 
 import typer
 
 from vidpipe.cli.common import err_console, open_app
+from vidpipe.errors import VidpipeError
 
 # The worker beside the server looks for queued runs this often (seconds): a run starts promptly.
 WORKER_SWEEP_SECONDS = "0.5"
@@ -30,6 +33,7 @@ def serve(
 
     from vidpipe.api.app import create_app
 
+    listening = _listen(host, port)  # first: a taken port is refused before anything starts
     ctx = open_app()
     child = None
     if worker:
@@ -43,7 +47,8 @@ def serve(
         + (f", worker process {child.pid}" if child else "")
     )
     try:
-        uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning"))
+        server.run(sockets=[listening])
     finally:
         if child is not None:
             child.terminate()  # the worker hands running jobs back to the queue and stops
@@ -52,3 +57,23 @@ def serve(
             except subprocess.TimeoutExpired:
                 child.kill()
         ctx.close()
+        listening.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the server, or a clear refusal naming what is wrong."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise VidpipeError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    listening = socket.socket(family, kind, proto)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        hint = "another server is using it; stop it or choose another port with --port"
+        reason = hint if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise VidpipeError(f"cannot listen on {host}:{port}: {reason}") from None
+    listening.set_inheritable(True)
+    return listening

@@ -147,6 +147,9 @@ class AssetReference(IdMixin, TimestampMixin, Base):
     image_embedding_model: Mapped[str | None] = mapped_column(String(100))
     quality_score: Mapped[float | None] = mapped_column(Float)
     frame_time_seconds: Mapped[float | None] = mapped_column(Float)
+    # "upload" (cut from a photo by a run), "user" (given by the user), "generated" (from a clip).
+    origin: Mapped[str] = mapped_column(String(16), default="upload")
+    clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clips.id", ondelete="SET NULL"))
 
     asset: Mapped[Asset] = relationship(back_populates="references", foreign_keys=[asset_id])
 
@@ -218,3 +221,92 @@ class ChosenPrimary(IdMixin, TimestampMixin, Base):
     manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id", ondelete="CASCADE"), index=True)
     upload_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
     bbox: Mapped[list[float]] = mapped_column(JSON)
+
+
+class Project(IdMixin, TimestampMixin, Base):
+    """A film being made: its scenes are checked against one manifest's registry."""
+
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(200))
+    manifest_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manifests.id"), index=True)
+
+    scenes: Mapped[list[Scene]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True, order_by="Scene.index"
+    )
+
+
+class Scene(IdMixin, TimestampMixin, Base):
+    __tablename__ = "scenes"
+    __table_args__ = (UniqueConstraint("project_id", "index"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    expected_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    project: Mapped[Project] = relationship(back_populates="scenes")
+    clips: Mapped[list[Clip]] = relationship(
+        back_populates="scene", cascade="all, delete-orphan", passive_deletes=True, order_by="Clip.created_at"
+    )
+
+
+class Clip(IdMixin, TimestampMixin, Base):
+    """A generated clip of a scene, kept in the file store by content hash."""
+
+    __tablename__ = "clips"
+
+    scene_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    original_filename: Mapped[str] = mapped_column(String(300))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float | None] = mapped_column(Float)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    codec: Mapped[str | None] = mapped_column(String(40))
+    # NEW, ANALYZING, ANALYZED or ERROR: the state of its (latest) analysis.
+    status: Mapped[str] = mapped_column(String(16), default="NEW")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    scene: Mapped[Scene] = relationship(back_populates="clips")
+    analyses: Mapped[list[ClipAnalysis]] = relationship(
+        back_populates="clip", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ClipAnalysis(IdMixin, TimestampMixin, Base):
+    """The result of analysing a clip against its project's registry (the latest one is kept)."""
+
+    __tablename__ = "clip_analyses"
+
+    clip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Per sampled frame: time, file keys, what was found, expected vs found, unexpected people.
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    continuity_score: Mapped[float] = mapped_column(Float)
+    gate: Mapped[str] = mapped_column(String(8))  # "pass" or "fail"
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seconds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+
+    clip: Mapped[Clip] = relationship(back_populates="analyses")
+
+
+class AssetAppearance(IdMixin, TimestampMixin, Base):
+    """One sighting of a registry asset in a sampled frame of a clip."""
+
+    __tablename__ = "asset_appearances"
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    scene_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    clip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), index=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clip_analyses.id", ondelete="CASCADE"), index=True)
+    frame_index: Mapped[int] = mapped_column(Integer)
+    timestamp_seconds: Mapped[float] = mapped_column(Float)
+    bbox: Mapped[list[float]] = mapped_column(JSON)
+    confidence: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))  # "yolo", "face_match" or "clip_match"
+    reference_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("asset_references.id", ondelete="SET NULL"))
+    similarity: Mapped[float | None] = mapped_column(Float)

@@ -15,6 +15,8 @@ from vidpipe.errors import CancelledError
 
 ProgressSink = Callable[[str, dict[str, int]], None]
 
+FOUND_KEPT = 24  # views a job row keeps for the processing page (the newest)
+
 CANCELLED = "cancelled"
 LOST = "lost"  # the job was taken over (recovered as stale) while this process still ran it
 RELEASED = "released"  # a stopping worker hands the job back to the queue
@@ -81,6 +83,8 @@ class JobTracker:
         self.cancel_poll_seconds = cancel_poll_seconds
         self.step = ""
         self.counters: dict[str, int] = {}
+        self.found: list[dict[str, str]] = []
+        self._found_changed = False
         self._last = 0.0
         self._last_poll = time.monotonic()
         self._step_started = time.monotonic()
@@ -98,6 +102,12 @@ class JobTracker:
         self.counters.update(counters)
         self._flush()
         self.checkpoint()
+
+    def found_view(self, kind: str, label: str, thumbnail_key: str) -> None:
+        # The latest few only: the page shows them as they come, the registry has them all after.
+        self.found = [*self.found, {"kind": kind, "label": label, "thumbnail": thumbnail_key}][-FOUND_KEPT:]
+        self._found_changed = True
+        self._flush()
 
     def checkpoint(self) -> None:
         if not self.stop.is_set() and time.monotonic() - self._last_poll >= self.cancel_poll_seconds:
@@ -121,7 +131,9 @@ class JobTracker:
             return
         self._last = now
         with self.factory() as session, session.begin():
-            owned = jobs_repo.report_progress(session, self.job_id, self.owner, self.step, self.counters)
+            found = self.found if self._found_changed else None
+            owned = jobs_repo.report_progress(session, self.job_id, self.owner, self.step, self.counters, found)
+            self._found_changed = False
             if owned and jobs_repo.cancel_requested(session, self.job_id):
                 self.stop.set(CANCELLED)
         self._last_poll = now

@@ -59,6 +59,9 @@ class RunTracker(Protocol):
     def checkpoint(self) -> None:
         """Raise if the run must stop now (cancelled, or its job was taken over)."""
 
+    def found_view(self, kind: str, label: str, thumbnail_key: str) -> None:
+        """A face or an object was cut out (its thumbnail stored already): shown while the run goes on."""
+
     def commit(self, session: Session) -> None:
         """Inside the registry's write transaction: confirm the run still owns its job and mark the
         job done with it, so that registry and job change together or not at all."""
@@ -171,22 +174,28 @@ class ManifestRunner:
                 box = tuple(float(v) for v in objects.xyxy[i])
                 crop, _ = face_crop(image, box, padding=rules.OBJECT_PADDING)
                 name = objects.names[i]
-                state.objects_crops.append(
-                    Crop(
-                        key=f"{upload.id}/object/{i}",
-                        upload=upload,
-                        kind="person" if name == "person" else "object",
-                        box=(box[0], box[1], box[2], box[3]),
-                        image=np.ascontiguousarray(crop),
-                        class_name=name,
-                        confidence=float(objects.confidence[i]),
-                    )
+                found = Crop(
+                    key=f"{upload.id}/object/{i}",
+                    upload=upload,
+                    kind="person" if name == "person" else "object",
+                    box=(box[0], box[1], box[2], box[3]),
+                    image=np.ascontiguousarray(crop),
+                    class_name=name,
+                    confidence=float(objects.confidence[i]),
                 )
+                state.objects_crops.append(found)
+                if found.kind == "object":  # people are shown by their faces, next step
+                    self._show(found, name, tracker)
             h, w = image.shape[:2]
             state.photo_crops[upload.id] = Crop(
                 key=f"{upload.id}/photo", upload=upload, kind="photo", box=(0.0, 0.0, float(w), float(h)), image=image
             )
             tracker.set(uploads_processed=n)
+
+    def _show(self, crop: Crop, label: str, tracker: RunTracker) -> None:
+        # Its thumbnail is stored now, for the page to show at once; the write step reuses the key.
+        crop.thumbnail_key = self.store.thumbnail(crop.image)
+        tracker.found_view(crop.kind, label, crop.thumbnail_key)
 
     def _step_people(self, state: RunState, tracker: RunTracker) -> None:
         faces: list[Face] = []
@@ -197,20 +206,20 @@ class ManifestRunner:
                 faces.append(face)
                 crop, (ox, oy) = face_crop(image, face.box, padding=rules.FACE_PADDING)
                 landmarks = None if face.landmarks is None else face.landmarks - np.asarray([ox, oy], np.float32)
-                state.faces.append(
-                    Crop(
-                        key=face.key,
-                        upload=upload,
-                        kind="face",
-                        box=face.box,
-                        image=np.ascontiguousarray(crop),
-                        class_name="face",
-                        confidence=face.confidence,
-                        landmarks=landmarks,
-                        face=face,
-                        quality=face.quality,
-                    )
+                found = Crop(
+                    key=face.key,
+                    upload=upload,
+                    kind="face",
+                    box=face.box,
+                    image=np.ascontiguousarray(crop),
+                    class_name="face",
+                    confidence=face.confidence,
+                    landmarks=landmarks,
+                    face=face,
+                    quality=face.quality,
                 )
+                state.faces.append(found)
+                self._show(found, upload.name, tracker)
         by_key = {c.key: c for c in state.faces}
         # The user's decisions name views by place; find them among every crop of this run.
         state.decided = resolve_decisions(
@@ -288,7 +297,7 @@ class ManifestRunner:
                 if crop.key not in stored:
                     stored[crop.key] = (
                         self.store.put_image(crop.image, kind="crops", fmt="jpg"),
-                        self.store.thumbnail(crop.image),
+                        crop.thumbnail_key or self.store.thumbnail(crop.image),
                     )
         face_model = self.toolkit.faces.embedder.name
         image_model = self.toolkit.embedder.name

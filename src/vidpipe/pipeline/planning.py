@@ -43,6 +43,7 @@ class Crop:
     face: Face | None = None
     quality: QualityReport | None = None
     embedding: FloatArray | None = None
+    thumbnail_key: str | None = None  # stored when the crop was found, to show it during the run
 
     @property
     def frame_fraction(self) -> float:

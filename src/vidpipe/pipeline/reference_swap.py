@@ -177,6 +177,7 @@ def swap_reference(
             image_embedding=embedding_to_bytes(image_vector),
             image_embedding_model=toolkit.embedder.name,
             quality_score=quality.score,
+            origin="user",
         )
         asset.references.insert(0, reference)
         session.flush()

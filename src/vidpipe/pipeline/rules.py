@@ -71,6 +71,37 @@ def extracted_type(class_name: str) -> AssetType:
     return AssetType.OBJECT
 
 
+# A photo whose type was left out is a character when a face at least this share of its shorter
+# side is seen; else its subject is the largest detection covering at least this share of it.
+GUESS_FACE_MIN_SHARE = 0.08
+GUESS_SUBJECT_MIN_AREA = 0.05
+# Furniture a subject stands on or in front of: the subject only when nothing else is there.
+SETTING_CLASSES = frozenset(
+    {"dining table", "bed", "couch", "bench", "chair", "toilet", "sink", "refrigerator", "oven", "potted plant"}
+)
+
+
+def guess_type(
+    size: tuple[int, int], faces: Iterable[tuple[float, float, float, float]], objects: Iterable[tuple[str, float]]
+) -> tuple[AssetType, str]:
+    """The type of a photo nobody typed, with the reason in words, from what the detectors saw.
+
+    ``size`` is (width, height); ``faces`` are boxes; ``objects`` are (class, area in pixels).
+    """
+    width, height = size
+    side = min(width, height)
+    if any(min(x2 - x1, y2 - y1) >= GUESS_FACE_MIN_SHARE * side for x1, y1, x2, y2 in faces):
+        return AssetType.CHARACTER, "a face was found"
+    big = [(area, name) for name, area in objects if area >= GUESS_SUBJECT_MIN_AREA * width * height]
+    if not big:
+        return AssetType.ENVIRONMENT, "no face or prominent object was found, so it is taken as a place"
+    subjects = [b for b in big if b[1] not in SETTING_CLASSES] or big
+    _, name = max(subjects)
+    if name == "person":
+        return AssetType.CHARACTER, "its main subject is a person"
+    return extracted_type(name), f"its main subject is a {name}"
+
+
 def format_tag(asset_type: AssetType, number: int) -> str:
     return f"{TAG_PREFIX[asset_type]}_{number:02d}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -13,8 +14,10 @@ from vidpipe.app import AppContext
 from vidpipe.db.models import Job, Manifest
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.domain.enums import ManifestStatus
+from vidpipe.domain.enums import AssetType, ManifestStatus
 from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
+from vidpipe.imaging.loading import load_image
+from vidpipe.pipeline import rules
 from vidpipe.pipeline.registry import registry_json, registry_markdown
 from vidpipe.pipeline.uploads import PhotoIn, Refusal, add_photos
 from vidpipe.services.views import IntakeResult, ManifestSummary, ManifestView, PhotoNote, UploadView
@@ -85,13 +88,31 @@ def add_manifest_photos(
         )
 
 
+def guess_photo_type(ctx: AppContext, photo: Path) -> tuple[AssetType, str] | None:
+    """What a photo whose type was left out most likely shows, with the reason; None when the file
+    is not a usable image (adding it then refuses it with the reason)."""
+    try:
+        image = load_image(photo, max_pixels=ctx.settings.vision.max_image_pixels)
+    except VidpipeError:
+        return None
+    toolkit = ctx.toolkit()
+    objects = toolkit.detector.detect(image)
+    faces = toolkit.faces.detect(image, objects)
+    areas = [
+        (objects.names[i], float((x2 - x1) * (y2 - y1))) for i, (x1, y1, x2, y2) in enumerate(objects.xyxy.tolist())
+    ]
+    boxes = [(x1, y1, x2, y2) for x1, y1, x2, y2 in faces.xyxy.tolist()]
+    height, width = image.shape[:2]
+    return rules.guess_type((width, height), boxes, areas)
+
+
 def refuse_while_active(session: Session, manifest_id: uuid.UUID, action: str) -> None:
     """Refuse a change while a run (queued or running) may still write the manifest."""
     job = jobs_repo.active_job_for(session, manifest_id)
     if job is not None:
         raise ConflictError(
             f"cannot {action}: manifest {manifest_id} has a {job.status.value.lower()} run (job {job.id}); "
-            f"wait for it or stop it with `vidpipe jobs cancel {job.id}`"
+            "wait for it to finish or cancel it"
         )
 
 

@@ -15,7 +15,9 @@ from vidpipe.app import AppContext
 from vidpipe.db.repositories import manifests as manifests_repo
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.loading import load_image
+from vidpipe.inference.face_analysis import face_crop
 from vidpipe.inference.vectors import embedding_from_bytes
+from vidpipe.pipeline import rules
 from vidpipe.services.manifests import show_manifest
 from vidpipe.services.views import AssetView
 
@@ -84,11 +86,29 @@ def search_text(ctx: AppContext, manifest_ref: str, query: str, limit: int = MAX
     return [Hit(by_id[i], score) for i, score in ranked if i in by_id]
 
 
-def search_image(ctx: AppContext, manifest_ref: str, photo: Path, limit: int = 10) -> list[Hit]:
-    """The assets whose stored references look most like the photo (best reference per asset)."""
+QUERY_OBJECTS = 5  # the most confident detections of a query photo compared besides the whole photo
+
+
+def search_image(
+    ctx: AppContext, manifest_ref: str, photo: Path, limit: int = 10, min_score: float | None = None
+) -> list[Hit]:
+    """The assets whose stored references look like the photo, best first, with their similarity.
+
+    References are crops, so the photo is compared as a whole and through each of its most
+    confident detections; an asset scores its best pair. Only assets at or above ``min_score``
+    are returned: by default the embedder's own same-object threshold (scores are per model).
+    """
     image = load_image(photo, max_pixels=ctx.settings.vision.max_image_pixels)
-    embedder = ctx.toolkit().embedder
-    query = np.asarray(embedder.embed([image])[0], dtype=np.float32)
+    toolkit = ctx.toolkit()
+    embedder = toolkit.embedder
+    cutoff = embedder.same_object_threshold if min_score is None else min_score
+    detections = toolkit.detector.detect(image)
+    order = np.argsort(-detections.confidence)[:QUERY_OBJECTS]
+    views = [image] + [
+        face_crop(image, tuple(detections.xyxy[i].tolist()), padding=rules.OBJECT_PADDING)[0] for i in order
+    ]
+    queries = np.asarray(embedder.embed([np.ascontiguousarray(v) for v in views]), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True) + 1e-12
     view = show_manifest(ctx, manifest_ref)
     with ctx.factory() as session:
         manifest = manifests_repo.find_manifest(session, manifest_ref)
@@ -98,8 +118,8 @@ def search_image(ctx: AppContext, manifest_ref: str, photo: Path, limit: int = 1
                 if ref.image_embedding is None or ref.image_embedding_model != embedder.name:
                     continue
                 vector = embedding_from_bytes(ref.image_embedding)
-                similarity = float(np.dot(query, vector) / (np.linalg.norm(query) * np.linalg.norm(vector) + 1e-12))
+                similarity = float((queries @ (vector / (np.linalg.norm(vector) + 1e-12))).max())
                 scores[asset.id] = max(scores.get(asset.id, -1.0), similarity)
     by_id = {a.id: a for a in view.assets}
-    best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+    best = sorted(((i, s) for i, s in scores.items() if s >= cutoff), key=lambda kv: -kv[1])[:limit]
     return [Hit(by_id[i], round(s, 4)) for i, s in best if i in by_id]

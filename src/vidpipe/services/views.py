@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vidpipe.db.models import Asset, Job, Manifest, Upload
+from vidpipe.db.models import Asset, AssetReference, Job, Manifest, Upload
 from vidpipe.domain.enums import ACTIVE_JOB_STATUSES, AssetSource, AssetType, JobStatus, ManifestStatus
 from vidpipe.pipeline.run_stats import RunStats
 
@@ -19,6 +19,15 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class FoundView:
+    """A view a run has cut so far (a face, or a detected object), shown while the run goes on."""
+
+    kind: str  # "face" or "object"
+    label: str  # the photo's name for a face, the detector's class for an object
+    thumbnail: str  # file key
+
+
+@dataclass(frozen=True)
 class JobView:
     id: uuid.UUID
     kind: str
@@ -26,6 +35,7 @@ class JobView:
     status: JobStatus
     step: str | None
     progress: dict[str, int]
+    found: tuple[FoundView, ...]
     attempts: int
     error: str | None
     cancel_requested: bool
@@ -46,6 +56,7 @@ class JobView:
             status=job.status,
             step=job.current_step,
             progress=dict(job.progress or {}),
+            found=tuple(FoundView(**f) for f in job.found or ()),
             attempts=job.attempts,
             error=job.error,
             cancel_requested=job.cancel_requested,
@@ -117,7 +128,9 @@ class UploadView:
 class ReferenceView:
     id: uuid.UUID
     position: int  # 1-based, as `manifest split` takes it
-    source: str  # the upload's name, or "user reference"
+    source: str  # the upload's name, "user reference" or "generated (clip name at 1.5 s)"
+    origin: str  # "upload", "user" or "generated"
+    clip_id: uuid.UUID | None
     bbox: tuple[float, ...] | None
     has_face: bool
     quality_score: float | None
@@ -169,7 +182,9 @@ class AssetView:
                 ReferenceView(
                     id=r.id,
                     position=n,
-                    source=upload_names.get(r.upload_id, "-") if r.upload_id else "user reference",
+                    source=_reference_source(r, upload_names),
+                    origin=r.origin,
+                    clip_id=r.clip_id,
                     bbox=tuple(r.bbox) if r.bbox else None,
                     has_face=r.face_embedding is not None,
                     quality_score=r.quality_score,
@@ -247,3 +262,12 @@ class IntakeResult:
     added: tuple[UploadView, ...]
     refused: tuple[PhotoNote, ...] = field(default=())
     duplicates: tuple[PhotoNote, ...] = field(default=())
+
+
+def _reference_source(ref: AssetReference, upload_names: dict[uuid.UUID, str]) -> str:
+    if ref.upload_id is not None:
+        return upload_names.get(ref.upload_id, "-")
+    if ref.origin == "generated":
+        at = f" at {ref.frame_time_seconds:.1f} s" if ref.frame_time_seconds is not None else ""
+        return f"generated (from a clip{at})"
+    return "user reference"

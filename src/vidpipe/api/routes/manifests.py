@@ -35,6 +35,7 @@ from vidpipe.api.schemas import (
     UploadResult,
 )
 from vidpipe.app import AppContext
+from vidpipe.domain.enums import AssetType
 from vidpipe.errors import VidpipeError
 from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
 from vidpipe.services import assets, manifests, runs, search
@@ -91,7 +92,13 @@ async def upload_photos(
     ctx: Ctx,
     files: Annotated[list[UploadFile], File(description="Photos (repeat the field)")],
     names: Annotated[list[str] | None, Form(description="A name per file, in the same order")] = None,
-    types: Annotated[list[str] | None, Form(description="An asset type per file, in the same order")] = None,
+    types: Annotated[
+        list[str] | None,
+        Form(
+            description="An asset type per file, in the same order; one left empty (or all, by leaving the "
+            "field out) is guessed from what the detectors see, and the answer says what and why"
+        ),
+    ] = None,
 ) -> UploadAnswer | JSONResponse:
     """Add many photos at once; each is answered as accepted, duplicate or refused with the reason."""
     if names and len(names) != len(files):
@@ -100,6 +107,7 @@ async def upload_photos(
         raise VidpipeError(f"{len(types)} types for {len(files)} files: give one type per file, or none")
     with tempfile.TemporaryDirectory(prefix="vidpipe-upload-") as work:
         photos = []
+        guessed: dict[Path, str] = {}
         for n, upload in enumerate(files):
             folder = Path(work) / str(n)  # one folder each: two files may carry the same name
             folder.mkdir()
@@ -108,7 +116,13 @@ async def upload_photos(
                 while chunk := await upload.read(1 << 20):
                     out.write(chunk)
             kind = parse_asset_type(types[n], f"type of {path.name}") if types and types[n] else None
-            photos.append(PhotoIn(path, kind or parse_asset_type("CHARACTER", "default"), names[n] if names else None))
+            if kind is None:
+                # Left out: what the detectors see decides, and the answer says so.
+                guess = await run_in_threadpool(manifests.guess_photo_type, ctx, path)
+                if guess is not None:
+                    kind, why = guess
+                    guessed[path] = f"type {kind.value} guessed: {why}"
+            photos.append(PhotoIn(path, kind or AssetType.PROP, names[n] if names else None))
         result = await run_in_threadpool(manifests.add_manifest_photos, ctx, manifest_id, photos, refuse_if_none=False)
         notes = {n.path: n for n in (*result.refused, *result.duplicates)}
         added = {u.original_filename: u for u in result.added}
@@ -128,7 +142,11 @@ async def upload_photos(
                 upload_view = added.get(photo.path.name)
                 answers.append(
                     UploadResult(
-                        file=photo.path.name, outcome="accepted", upload_id=upload_view.id if upload_view else None
+                        file=photo.path.name,
+                        outcome="accepted",
+                        upload_id=upload_view.id if upload_view else None,
+                        type=photo.asset_type.value,
+                        note=guessed.get(photo.path),
                     )
                 )
     answer = UploadAnswer(manifest=ManifestOut.of(result.manifest), files=answers)
@@ -241,9 +259,18 @@ def search_words(
 
 @router.post("/{manifest_id}/search/image", response_model=list[HitOut])
 async def search_photo(
-    manifest_id: str, ctx: Ctx, file: Annotated[UploadFile, File(description="A photo to look for")]
+    manifest_id: str,
+    ctx: Ctx,
+    file: Annotated[UploadFile, File(description="A photo to look for")],
+    min_score: Annotated[
+        float | None,
+        Query(
+            ge=-1, le=1, description="Lowest similarity returned; by default the image model's same-object threshold"
+        ),
+    ] = None,
 ) -> list[HitOut]:
-    """The assets whose references look most like the photo, with their similarity."""
+    """The assets whose references look like the photo (or one of the things in it), best first,
+    with their similarity; an empty list when none is close."""
     async with received_file(file, "vidpipe-search-") as path:
-        hits = await run_in_threadpool(search.search_image, ctx, manifest_id, path)
+        hits = await run_in_threadpool(search.search_image, ctx, manifest_id, path, min_score=min_score)
     return [HitOut(asset=AssetOut.of(h.asset, file_url), score=h.score) for h in hits]

@@ -96,13 +96,18 @@ def cancel_requested(session: Session, job_id: uuid.UUID) -> bool:
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def report_progress(session: Session, job_id: uuid.UUID, owner: str, step: str, counters: dict[str, int]) -> bool:
-    return _changed(
-        session,
-        update(Job)
-        .where(_owned(job_id, owner))
-        .values(current_step=step, progress=dict(counters), heartbeat_at=now(), updated_at=now()),
-    )
+def report_progress(
+    session: Session,
+    job_id: uuid.UUID,
+    owner: str,
+    step: str,
+    counters: dict[str, int],
+    found: list[dict[str, str]] | None = None,
+) -> bool:
+    values: dict[str, Any] = {"current_step": step, "progress": dict(counters), "heartbeat_at": now()}
+    if found is not None:
+        values["found"] = list(found)
+    return _changed(session, update(Job).where(_owned(job_id, owner)).values(**values, updated_at=now()))
 
 
 def finish(

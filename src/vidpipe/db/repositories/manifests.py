@@ -89,7 +89,7 @@ def processing_manifest_ids(session: Session) -> list[uuid.UUID]:
 
 def file_keys_of(session: Session, manifest_id: uuid.UUID) -> set[str]:
     """Every stored file a manifest's rows name: originals, crops, thumbnails, contact sheet."""
-    from vidpipe.db.models import AssetReference, Upload
+    from vidpipe.db.models import AssetReference, Job, Upload
 
     keys: set[str] = set()
     sheet = session.scalar(select(Manifest.contact_sheet).where(Manifest.id == manifest_id))
@@ -103,6 +103,9 @@ def file_keys_of(session: Session, manifest_id: uuid.UUID) -> set[str]:
     )
     for image_key, thumb_key in refs:
         keys.update(k for k in (image_key, thumb_key) if k)
+    # Thumbnails shown while runs went on, of views that may not have become references.
+    for found in session.scalars(select(Job.found).where(Job.target_id == manifest_id)):
+        keys.update(f["thumbnail"] for f in found or ())
     return keys
 
 

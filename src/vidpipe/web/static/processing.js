@@ -6,8 +6,32 @@
   const words = window.STEP_WORDS;
   let jobId = section.dataset.job;
 
+  const strip = document.getElementById("found");
+  const shown = new Map(); // thumbnail URL -> its <li>, so a view already shown is not redrawn
+
+  function showFound(found) {
+    if (!found.length) return;
+    const wanted = new Set(found.map((f) => f.thumbnail_url));
+    strip.querySelectorAll(".found-empty").forEach((el) => el.remove());
+    for (const [url, li] of shown) if (!wanted.has(url)) { li.remove(); shown.delete(url); }
+    for (const f of found) {
+      if (shown.has(f.thumbnail_url)) continue;
+      const li = document.createElement("li");
+      li.className = `found ${f.kind}`;
+      const img = document.createElement("img");
+      img.src = f.thumbnail_url; img.alt = `${f.kind}: ${f.label}`; img.width = 72; img.height = 72;
+      const caption = document.createElement("span");
+      caption.textContent = f.label;
+      li.append(img, caption);
+      strip.append(li);
+      shown.set(f.thumbnail_url, li);
+    }
+    strip.scrollLeft = strip.scrollWidth; // the newest in view
+  }
+
   function show(p) {
     if (p.job_id) jobId = p.job_id;
+    showFound(p.found || []);
     const photos = document.getElementById("photos");
     photos.max = Math.max(p.uploads_total, 1);
     photos.value = p.uploads_processed;

@@ -53,6 +53,12 @@
       const hits = (await api("POST", `/api/manifests/${manifest}/search/image`, body)).data;
       const list = document.getElementById("photo-results");
       list.textContent = "";
+      if (!hits.length) {
+        const li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = "No asset of this manifest looks like that photo.";
+        list.appendChild(li);
+      }
       for (const hit of hits.slice(0, 5)) {
         const li = document.createElement("li");
         const a = document.createElement("a");

@@ -80,7 +80,9 @@
             accepted += result.outcome === "accepted" ? 1 : 0;
             chosen.splice(chosen.indexOf(entry), 1);
             entry.card.remove();
-            line.textContent = result.outcome === "accepted" ? `${result.file}: uploaded` : `${result.file}: ${result.reason}`;
+            line.textContent = result.outcome === "accepted"
+              ? `${result.file}: uploaded as ${result.type}${result.note ? ` (${result.note})` : ""}`
+              : `${result.file}: ${result.reason}`;
           }
           messages.appendChild(line);
         });
