@@ -62,6 +62,12 @@ class ImageTooLargeError(ImageLoadError):
     status = 413
 
 
+class FileTooLargeError(VidpipeError):
+    """A file brought in is over a configured size limit; the message names the file and the limit."""
+
+    status = 413
+
+
 class ModelMissingError(VidpipeError):
     """A model's weights are not in the model folder."""
 

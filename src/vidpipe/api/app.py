@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidpipe import __version__
 from vidpipe.api.middleware import ServerTiming, TokenForWrites
-from vidpipe.api.routes import assets, files, jobs, manifests
+from vidpipe.api.routes import assets, files, jobs, manifests, projects
 from vidpipe.api.schemas import HealthOut
 from vidpipe.app import AppContext
 from vidpipe.errors import NeedsForceError, VidpipeError
@@ -82,7 +82,7 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return HealthOut(status="ok", version=__version__, database=ctx.engine.dialect.name)
 
-    for router in (manifests.router, jobs.router, assets.router, files.router, pages.router):
+    for router in (manifests.router, jobs.router, assets.router, projects.router, files.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import UploadFile
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import FileTooLargeError, VidpipeError
 
 
 def safe_filename(raw: str | None, index: int = 0) -> str:
@@ -24,12 +24,19 @@ def safe_filename(raw: str | None, index: int = 0) -> str:
 
 
 @asynccontextmanager
-async def received_file(upload: UploadFile, prefix: str) -> AsyncIterator[Path]:
-    """The upload on disk for the block; a `VidpipeError` raised inside names the file only."""
+async def received_file(upload: UploadFile, prefix: str, max_bytes: int | None = None) -> AsyncIterator[Path]:
+    """The upload on disk for the block; a `VidpipeError` raised inside names the file only. Over
+    ``max_bytes`` it is refused (413) as soon as the limit is passed, not after the whole file."""
     with tempfile.TemporaryDirectory(prefix=prefix) as work:
         path = Path(work) / safe_filename(upload.filename)
+        written = 0
         with path.open("wb") as out:
             while chunk := await upload.read(1 << 20):
+                written += len(chunk)
+                if max_bytes is not None and written > max_bytes:
+                    raise FileTooLargeError(
+                        f"{path.name!r} is over the upload limit of {max_bytes / 1e6:.0f} MB (VIDPIPE_MAX_UPLOAD_BYTES)"
+                    )
                 out.write(chunk)
         try:
             yield path

@@ -9,7 +9,17 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vidpipe.services.runs import ProgressView
-from vidpipe.services.views import AssetView, JobView, ManifestSummary, UploadView
+from vidpipe.services.views import (
+    AnalysisView,
+    AppearanceView,
+    AssetView,
+    ClipView,
+    JobView,
+    ManifestSummary,
+    ProjectView,
+    SceneView,
+    UploadView,
+)
 
 
 class ErrorOut(BaseModel):
@@ -302,3 +312,176 @@ class ReferenceChoice(BaseModel):
 class HitOut(BaseModel):
     asset: AssetOut
     score: float
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    manifest_id: str = Field(description="The manifest whose registry the project's scenes are checked against")
+
+
+class SceneIn(BaseModel):
+    index: int = Field(ge=0, le=100_000, description="The scene's number in the project")
+    description: str | None = Field(None, max_length=5000)
+    expect: list[str] = Field(default_factory=list, description="Asset tags the scene should show, e.g. CHAR_01")
+
+
+class SceneEdit(BaseModel):
+    description: str | None = Field(None, max_length=5000)
+    expect: list[str] | None = Field(None, description="New expected tags (an empty list: none)")
+
+
+class AnalyzeIn(BaseModel):
+    expect: list[str] | None = Field(None, description="Expected tags for this analysis; default: the scene's")
+
+
+class AnalysisSummaryOut(BaseModel):
+    id: uuid.UUID
+    continuity_score: float
+    gate: str
+    reasons: list[str]
+    created_at: datetime
+
+
+class ClipOut(BaseModel):
+    id: uuid.UUID
+    scene_id: uuid.UUID
+    filename: str
+    url: str
+    size_bytes: int
+    width: int
+    height: int
+    fps: float | None
+    duration_seconds: float | None
+    codec: str | None
+    status: str = Field(description="NEW, ANALYZING, ANALYZED or ERROR")
+    error: str | None
+    analysis: AnalysisSummaryOut | None
+
+    @classmethod
+    def of(cls, c: ClipView) -> ClipOut:
+        a = c.analysis
+        return cls(
+            id=c.id,
+            scene_id=c.scene_id,
+            filename=c.filename,
+            url=f"/files/{c.storage_key}",
+            size_bytes=c.size_bytes,
+            width=c.width,
+            height=c.height,
+            fps=c.fps,
+            duration_seconds=c.duration_seconds,
+            codec=c.codec,
+            status=c.status,
+            error=c.error,
+            analysis=AnalysisSummaryOut(
+                id=a.id,
+                continuity_score=a.continuity_score,
+                gate=a.gate,
+                reasons=list(a.reasons),
+                created_at=a.created_at,
+            )
+            if a
+            else None,
+        )
+
+
+class SceneOut(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    index: int
+    description: str | None
+    expected_tags: list[str]
+    clips: list[ClipOut]
+
+    @classmethod
+    def of(cls, s: SceneView) -> SceneOut:
+        return cls(
+            id=s.id,
+            project_id=s.project_id,
+            index=s.index,
+            description=s.description,
+            expected_tags=list(s.expected_tags),
+            clips=[ClipOut.of(c) for c in s.clips],
+        )
+
+
+class ProjectOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    manifest_id: uuid.UUID
+    manifest_name: str
+    created_at: datetime
+    scenes: list[SceneOut]
+
+    @classmethod
+    def of(cls, p: ProjectView) -> ProjectOut:
+        return cls(
+            id=p.id,
+            name=p.name,
+            manifest_id=p.manifest_id,
+            manifest_name=p.manifest_name,
+            created_at=p.created_at,
+            scenes=[SceneOut.of(s) for s in p.scenes],
+        )
+
+
+class AnalysisOut(BaseModel):
+    id: uuid.UUID
+    clip_id: uuid.UUID
+    continuity_score: float = Field(description="0-10; see the README for its definition")
+    gate: str = Field(description="pass or fail")
+    reasons: list[str]
+    record: dict[str, Any] = Field(
+        description="Per sampled frame: what was found, expected vs found, unexpected people"
+    )
+    settings: dict[str, Any]
+    seconds: dict[str, float]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: AnalysisView) -> AnalysisOut:
+        return cls(
+            id=a.summary.id,
+            clip_id=a.clip_id,
+            continuity_score=a.summary.continuity_score,
+            gate=a.summary.gate,
+            reasons=list(a.summary.reasons),
+            record=a.record,
+            settings=a.settings,
+            seconds=a.seconds,
+            created_at=a.summary.created_at,
+        )
+
+
+class AnalysisAccepted(BaseModel):
+    job_id: uuid.UUID
+    status_url: str
+    clip_url: str
+
+
+class AppearanceOut(BaseModel):
+    project_id: uuid.UUID
+    scene_id: uuid.UUID
+    clip_id: uuid.UUID
+    frame_index: int
+    seconds: float
+    bbox: list[float]
+    confidence: float
+    source: str = Field(description="face_match, clip_match or yolo (class only)")
+    similarity: float | None
+    reference_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, a: AppearanceView) -> AppearanceOut:
+        return cls(
+            project_id=a.project_id,
+            scene_id=a.scene_id,
+            clip_id=a.clip_id,
+            frame_index=a.frame_index,
+            seconds=a.seconds,
+            bbox=list(a.bbox),
+            confidence=a.confidence,
+            source=a.source,
+            similarity=a.similarity,
+            reference_id=a.reference_id,
+        )

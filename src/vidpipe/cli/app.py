@@ -8,7 +8,8 @@ import typer
 from pydantic import ValidationError
 
 from vidpipe import __version__
-from vidpipe.cli import bench_cmd, faces_cmd, jobs_cmd, manifest_cmd, models_cmd
+from vidpipe.cli import bench_cmd, faces_cmd, jobs_cmd, manifest_cmd, models_cmd, project_cmd
+from vidpipe.cli.analyze_cmd import analyze
 from vidpipe.cli.common import err_console
 from vidpipe.cli.demo_cmd import demo
 from vidpipe.cli.detect_cmd import detect
@@ -27,6 +28,9 @@ app.add_typer(faces_cmd.app, name="faces")
 app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(manifest_cmd.app, name="manifest")
 app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(project_cmd.app, name="project")
+app.add_typer(project_cmd.scene_app, name="scene")
+app.command("analyze")(analyze)
 app.command("detect")(detect)
 app.command("demo")(demo)
 app.command("doctor")(doctor)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from vidpipe.app import AppContext
 
 MANIFEST_PROCESS = "manifest.process"
+CLIP_ANALYZE = "clip.analyze"
 
 
 class StepFailedError(VidpipeError):
@@ -71,7 +72,42 @@ class ManifestProcess:
         manifests_repo.move_status(session, target_id, (ManifestStatus.PROCESSING,), ManifestStatus.ERROR, message)
 
 
-HANDLERS: dict[str, JobHandler] = {MANIFEST_PROCESS: ManifestProcess()}
+class ClipAnalyze:
+    """``clip.analyze``: a clip against its project's registry. Params: expect (tags, or None for the scene's)."""
+
+    kind = CLIP_ANALYZE
+
+    def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
+        from vidpipe.pipeline.clip_analysis import ClipAnalysisRunner
+
+        try:
+            runner = ClipAnalysisRunner(
+                ctx.factory, ctx.store, ctx.toolkit(), ctx.settings.cv_analysis, ctx.settings.max_upload_bytes
+            )
+        except Exception as exc:
+            raise StepFailedError("prepare", exc) from exc
+        try:
+            runner.run(target_id, params, tracker)
+        except JobStoppedError:
+            raise
+        except VidpipeError as exc:
+            # A bad clip or a registry that is not ready: the user reads the reason as it is.
+            raise StepFailedError(runner.failed_step, exc) from exc
+        except Exception as exc:
+            raise StepFailedError(runner.failed_step, exc) from exc
+
+    def failure_message(self, exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, StepFailedError) else f"{type(exc).__name__}: {exc}"
+
+    def settle(self, session: Session, target_id: uuid.UUID, message: str) -> None:
+        from vidpipe.db.models import Clip
+
+        clip = session.get(Clip, target_id)
+        if clip is not None and clip.status == "ANALYZING":
+            clip.status, clip.error = "ERROR", message
+
+
+HANDLERS: dict[str, JobHandler] = {MANIFEST_PROCESS: ManifestProcess(), CLIP_ANALYZE: ClipAnalyze()}
 
 
 def handler_for(kind: str) -> JobHandler:

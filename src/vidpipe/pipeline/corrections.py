@@ -414,6 +414,30 @@ def choose_primary(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: 
         return asset.manifest_tag or str(asset.id)
 
 
+def remove_reference(factory: sessionmaker[Session], manifest_id: uuid.UUID, tag: str, reference_id: uuid.UUID) -> str:
+    """Remove a reference a clip gave (generated) or the user gave; a photo's own views are rebuilt
+    by every run, so they are refused (split or delete the asset instead). Returns the asset's tag."""
+    with factory() as session, session.begin():
+        _editable(session, manifest_id)
+        asset = find_asset(session, manifest_id, tag)
+        ref = next((r for r in asset.references if r.id == reference_id), None)
+        if ref is None:
+            raise NotFoundError(f"{asset.manifest_tag} has no reference {reference_id}")
+        if ref.origin == "upload":
+            raise ConflictError(
+                f"reference {reference_id} of {asset.manifest_tag} is cut from the photo {ref.upload_id}; every run "
+                "makes it again, so split it off or delete the asset instead"
+            )
+        if len(asset.references) == 1:
+            raise ConflictError(f"{asset.manifest_tag} has no other reference; it would be left with none")
+        if asset.primary_reference_id == ref.id:
+            asset.primary_reference = next(r for r in asset.references if r.id != ref.id)
+            session.flush()
+        asset.references.remove(ref)
+        session.delete(ref)
+        return asset.manifest_tag or str(asset.id)
+
+
 def edit_asset_text(
     factory: sessionmaker[Session],
     manifest_id: uuid.UUID,

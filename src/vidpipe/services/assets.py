@@ -187,3 +187,13 @@ def swap_to_reference(
         warnings=(),
         similarity=None,
     )
+
+
+def remove_reference(ctx: AppContext, manifest_ref: str, asset: str, reference_id: str) -> str:
+    """Remove one of the asset's generated (from a clip) or user-given references."""
+    manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
+    try:
+        wanted = uuid.UUID(reference_id)
+    except ValueError:
+        raise NotFoundError(f"{tags[0]} has no reference {reference_id!r}") from None
+    return corrections.remove_reference(ctx.factory, manifest_id, tags[0], wanted)

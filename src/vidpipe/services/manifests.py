@@ -14,6 +14,7 @@ from vidpipe.app import AppContext
 from vidpipe.db.models import Job, Manifest
 from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
+from vidpipe.db.repositories import projects as projects_repo
 from vidpipe.domain.enums import AssetType, ManifestStatus
 from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
 from vidpipe.imaging.loading import load_image
@@ -142,6 +143,10 @@ def delete_manifest(ctx: AppContext, ref: str) -> ManifestSummary:
     with ctx.transaction() as session:
         manifest = manifests_repo.find_manifest(session, ref)
         refuse_while_active(session, manifest.id, "delete it")
+        users = projects_repo.projects_using(session, manifest.id)
+        if users:
+            listed = ", ".join(repr(u) for u in users)
+            raise ConflictError(f"manifest {manifest.name!r} is the registry of project(s) {listed}; delete them first")
         summary = ManifestSummary.of(manifest)
         keys = manifests_repo.file_keys_of(session, manifest.id)
         session.delete(manifest)

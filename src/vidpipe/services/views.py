@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vidpipe.db.models import Asset, AssetReference, Job, Manifest, Upload
+from vidpipe.db.models import (
+    Asset,
+    AssetAppearance,
+    AssetReference,
+    Clip,
+    ClipAnalysis,
+    Job,
+    Manifest,
+    Project,
+    Scene,
+    Upload,
+)
 from vidpipe.domain.enums import ACTIVE_JOB_STATUSES, AssetSource, AssetType, JobStatus, ManifestStatus
 from vidpipe.pipeline.run_stats import RunStats
 
@@ -271,3 +282,138 @@ def _reference_source(ref: AssetReference, upload_names: dict[uuid.UUID, str]) -
         at = f" at {ref.frame_time_seconds:.1f} s" if ref.frame_time_seconds is not None else ""
         return f"generated (from a clip{at})"
     return "user reference"
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    id: uuid.UUID
+    continuity_score: float
+    gate: str
+    reasons: tuple[str, ...]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, analysis: ClipAnalysis) -> AnalysisSummary:
+        created = _aware(analysis.created_at)
+        assert created is not None
+        return cls(analysis.id, analysis.continuity_score, analysis.gate, tuple(analysis.reasons or ()), created)
+
+
+@dataclass(frozen=True)
+class AnalysisView:
+    """A clip's analysis in full: the per-frame record, the verdict, its settings and timings."""
+
+    summary: AnalysisSummary
+    clip_id: uuid.UUID
+    job_id: uuid.UUID | None
+    record: dict[str, Any]
+    settings: dict[str, Any]
+    seconds: dict[str, float]
+
+    @classmethod
+    def of(cls, analysis: ClipAnalysis) -> AnalysisView:
+        return cls(
+            AnalysisSummary.of(analysis),
+            analysis.clip_id,
+            analysis.job_id,
+            dict(analysis.record or {}),
+            dict(analysis.settings or {}),
+            dict(analysis.seconds or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ClipView:
+    id: uuid.UUID
+    scene_id: uuid.UUID
+    filename: str
+    storage_key: str
+    size_bytes: int
+    width: int
+    height: int
+    fps: float | None
+    duration_seconds: float | None
+    codec: str | None
+    status: str  # NEW, ANALYZING, ANALYZED or ERROR
+    error: str | None
+    created_at: datetime
+    analysis: AnalysisSummary | None
+
+    @classmethod
+    def of(cls, clip: Clip, analysis: ClipAnalysis | None) -> ClipView:
+        created = _aware(clip.created_at)
+        assert created is not None
+        return cls(
+            clip.id, clip.scene_id, clip.original_filename, clip.storage_key, clip.size_bytes, clip.width,
+            clip.height, clip.fps, clip.duration_seconds, clip.codec, clip.status, clip.error, created,
+            AnalysisSummary.of(analysis) if analysis is not None else None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SceneView:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    index: int
+    description: str | None
+    expected_tags: tuple[str, ...]
+    clips: tuple[ClipView, ...]
+
+    @classmethod
+    def of(cls, scene: Scene) -> SceneView:
+        def latest(clip: Clip) -> ClipAnalysis | None:
+            return max(clip.analyses, key=lambda a: a.created_at, default=None)
+
+        return cls(
+            scene.id,
+            scene.project_id,
+            scene.index,
+            scene.description,
+            tuple(scene.expected_tags or ()),
+            tuple(ClipView.of(c, latest(c)) for c in scene.clips),
+        )
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    id: uuid.UUID
+    name: str
+    manifest_id: uuid.UUID
+    manifest_name: str
+    created_at: datetime
+    scenes: tuple[SceneView, ...]
+
+    @classmethod
+    def of(cls, project: Project, manifest_name: str) -> ProjectView:
+        created = _aware(project.created_at)
+        assert created is not None
+        return cls(
+            project.id,
+            project.name,
+            project.manifest_id,
+            manifest_name,
+            created,
+            tuple(SceneView.of(s) for s in project.scenes),
+        )
+
+
+@dataclass(frozen=True)
+class AppearanceView:
+    asset_id: uuid.UUID
+    project_id: uuid.UUID
+    scene_id: uuid.UUID
+    clip_id: uuid.UUID
+    frame_index: int
+    seconds: float
+    bbox: tuple[float, ...]
+    confidence: float
+    source: str
+    similarity: float | None
+    reference_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: AssetAppearance) -> AppearanceView:
+        return cls(
+            row.asset_id, row.project_id, row.scene_id, row.clip_id, row.frame_index, row.timestamp_seconds,
+            tuple(row.bbox), row.confidence, row.source, row.similarity, row.reference_id,
+        )  # fmt: skip

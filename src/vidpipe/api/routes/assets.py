@@ -10,10 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from vidpipe.api.deps import file_url, get_ctx
 from vidpipe.api.received import received_file
-from vidpipe.api.schemas import AssetEdit, AssetOut, ReferenceChoice, SplitIn, SplitOut, SwapOut
+from vidpipe.api.schemas import AppearanceOut, AssetEdit, AssetOut, ReferenceChoice, SplitIn, SplitOut, SwapOut
 from vidpipe.app import AppContext
 from vidpipe.pipeline.reference_swap import SwapResult
-from vidpipe.services import assets
+from vidpipe.services import assets, projects
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -91,3 +91,17 @@ def split(asset_id: str, body: SplitIn, ctx: Ctx) -> SplitOut:
         references_moved=result.references_moved,
         describe_error=result.describe_error,
     )
+
+
+@router.get("/{asset_id}/appearances", response_model=list[AppearanceOut])
+def appearances(asset_id: str, ctx: Ctx) -> list[AppearanceOut]:
+    """Where the asset was found in analysed clips (newest analyses first)."""
+    assets.get_asset_by_id(ctx, asset_id)  # 404 for an unknown asset
+    return [AppearanceOut.of(a) for a in projects.appearances_of_asset(ctx, asset_id)]
+
+
+@router.delete("/{asset_id}/references/{reference_id}", status_code=204)
+def remove_reference(asset_id: str, reference_id: str, ctx: Ctx) -> Response:
+    """Remove a reference taken from a clip or given by the user (a photo's own views: 409)."""
+    assets.remove_reference(ctx, assets.manifest_of(ctx, asset_id), asset_id, reference_id)
+    return Response(status_code=204)
