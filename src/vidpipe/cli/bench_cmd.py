@@ -257,3 +257,29 @@ def bench_sampler(
     with err_console.status("Sampling: ours and PySceneDetect"):
         result = run_sampler_bench(video, cut_frames=frames, cut_seconds=seconds, max_frames=max_frames)
     _report(result, as_json, "Sampler bench")
+
+
+@app.command("analyze")
+def bench_analyze(
+    video: Path = typer.Option(..., "--video", help="A clip; its first --seconds are re-encoded at --height lines"),
+    photos: Path = typer.Option(..., "--photos", help="Folder of photos for the registry (the first 10)"),
+    seconds: float = typer.Option(10.0, "--seconds", min=0.5, help="Length of the excerpt analysed"),
+    height: int = typer.Option(720, "--height", min=64, help="Lines of the excerpt (720p by default)"),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Analyses of the same clip (the median is reported)"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Clip analysis end to end against a 10-asset registry: seconds per clip, decoding speed, and
+    where the time goes (sampling/decoding, models, writing)."""
+    from vidpipe.bench.analyze import run_analyze_bench
+
+    with err_console.status("Making the registry and analysing the clip"):
+        result = run_analyze_bench(
+            _existing(video, "video"),
+            _existing(photos, "photo folder"),
+            settings_with(model_dir),
+            seconds=seconds,
+            height=height,
+            rounds=rounds,
+        )
+    _report(result, as_json, "Analyze bench")

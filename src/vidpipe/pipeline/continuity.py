@@ -12,8 +12,9 @@ For each asset the scene expects (or, when it expects none, each asset found):
 - stability: 1 minus the spread (max - min) of that scaled similarity across the frames.
 The asset scores ``10 * (0.5 * presence + 0.3 * identity + 0.2 * stability)``; a missing one scores 0.
 The clip scores the mean over those assets, minus ``5 * (weighted share of frames with an
-unexpected person)``, clipped to 0-10; an unexpected person is a face nobody in the registry has or, when the
-scene names whom it expects, a registry character it does not expect. With nothing expected and nothing found it scores 10 minus that penalty.
+unexpected person)``, clipped to 0-10. An unexpected person is a face nobody in the registry has
+or, when the scene names whom it expects, a registry character it does not expect. With nothing
+expected and nothing found, the clip scores 10 minus that penalty.
 """
 
 from __future__ import annotations

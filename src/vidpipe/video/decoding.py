@@ -158,7 +158,11 @@ class Clip:
         while frame is not None:
             seconds = self._seconds(frame, last + step if index else 0.0)
             if seconds > self._limits.max_duration_seconds:
-                raise ClipError(self._path, _over_duration(seconds, self._limits, "at least "))
+                raise ClipError(
+                    self._path,
+                    f"the video is longer than the limit of {self._limits.max_duration_seconds:g} s "
+                    f"(it has a frame at {seconds:.2f} s)",
+                )
             self._check_pixels(frame.width, frame.height)
             yield DecodedFrame(index, seconds, frame)
             index, last = index + 1, seconds
@@ -430,5 +434,5 @@ def _quarter_turn(rotation: float) -> int:
     return turn - 360 if turn > 180 else turn
 
 
-def _over_duration(seconds: float, limits: ClipLimits, qualifier: str = "") -> str:
-    return f"the video is {qualifier}{seconds:.1f} s long, above the limit of {limits.max_duration_seconds:g} s"
+def _over_duration(seconds: float, limits: ClipLimits) -> str:
+    return f"the video is {seconds:.1f} s long, above the limit of {limits.max_duration_seconds:g} s"

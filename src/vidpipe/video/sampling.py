@@ -28,6 +28,7 @@ the chosen frames are converted to RGB at the end.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import os
@@ -85,6 +86,12 @@ _DIM_STD = 12.0
 # frame is within _BLEND_SHARE of that from their average.
 _BLEND_MIN = 4.0
 _BLEND_SHARE = 0.3
+# A fade: the mean grey level moves by at least this share of the average change. Otherwise camera motion:
+# the whole picture shifts by at least _PAN_MIN_PIXELS (of the grey copy, over 2 × _BLEND_STEP frames) with
+# a phase-correlation peak of at least _PAN_MIN_RESPONSE (a dissolve between two pictures has no clear peak).
+_FADE_SHARE = 0.5
+_PAN_MIN_PIXELS = 0.5
+_PAN_MIN_RESPONSE = 0.3
 
 # Choice tiers, best first. A black frame is never chosen.
 _CLEAN, _DIM, _BLENDED, _BLACK = 0, 1, 2, 3
@@ -301,12 +308,38 @@ class _Judge:
             return _BLACK
         before = self._window[max(0, at - _BLEND_STEP)].grey
         after = self._window[min(len(self._window) - 1, at + _BLEND_STEP)].grey
-        apart = float(np.abs(after - before).mean())
-        if apart >= _BLEND_MIN and float(np.abs(frame.grey - (before + after) / 2).mean()) <= _BLEND_SHARE * apart:
+        if _in_transition(before, frame.grey, after):
             return _BLENDED
         if frame.mean < _DARK_MEAN and frame.std < _DIM_STD:
             return _DIM
         return _CLEAN
+
+
+def _in_transition(
+    before: npt.NDArray[np.float32], frame: npt.NDArray[np.float32], after: npt.NDArray[np.float32]
+) -> bool:
+    """Whether ``frame`` is part of a fade or a dissolve between ``before`` and ``after``.
+
+    It is, where it is close to their average while they differ, and the change is not the camera moving:
+    a slow pan over smooth surfaces passes the average test too, but there the whole picture shifts, which
+    phase correlation measures. A fade (the brightness of most pixels going one way) counts even while the
+    camera moves.
+    """
+    apart = float(np.abs(after - before).mean())
+    if apart < _BLEND_MIN or float(np.abs(frame - (before + after) / 2).mean()) > _BLEND_SHARE * apart:
+        return False
+    if abs(float(after.mean() - before.mean())) >= _FADE_SHARE * apart:
+        return True
+    # Windowed here rather than by phaseCorrelate's own window argument, which (OpenCV 5) overwrites the
+    # inputs: these grey copies are still needed.
+    window = _hanning(before.shape)
+    (dx, dy), response = cv2.phaseCorrelate(before * window, after * window)
+    return bool(math.hypot(dx, dy) < _PAN_MIN_PIXELS or response < _PAN_MIN_RESPONSE)
+
+
+@functools.cache
+def _hanning(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+    return np.asarray(cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F), dtype=np.float32)
 
 
 # ---------------------------------------------------------------- choosing frames

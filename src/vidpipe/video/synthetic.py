@@ -13,6 +13,8 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
 
 Image = npt.NDArray[np.uint8]
 
@@ -57,6 +59,8 @@ def write_clip(
     path = Path(path)
     with av.open(os.fspath(path), mode="w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps))
+        if not isinstance(stream, VideoStream):
+            raise ValueError(f"{codec!r} is not a video codec")
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
             stream.options = {"crf": "18", "preset": "ultrafast"}
@@ -79,10 +83,12 @@ def write_tone(path: str | os.PathLike[str], seconds: float = 1.0, *, codec: str
     path = Path(path)
     with av.open(os.fspath(path), mode="w") as container:
         stream = container.add_stream(codec, rate=rate)
+        if not isinstance(stream, AudioStream):
+            raise ValueError(f"{codec!r} is not an audio codec")
         stream.layout = "mono"
         samples = np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate).astype(np.float32)
         chunk = stream.codec_context.frame_size or 1024
-        fmt = stream.codec_context.format.name
+        fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
         for start in range(0, len(samples), chunk):
             block = samples[start : start + chunk]
             data = (block * 32767).astype(np.int16) if fmt.startswith("s16") else block
