@@ -485,3 +485,13 @@ class AppearanceOut(BaseModel):
             similarity=a.similarity,
             reference_id=a.reference_id,
         )
+
+
+class FrameHitOut(BaseModel):
+    clip_id: uuid.UUID
+    clip: str
+    scene_index: int
+    frame_index: int
+    seconds: float
+    thumbnail_url: str
+    score: float = Field(description="Cosine between the words and the frame, on the CLIP model's scale")

@@ -134,3 +134,24 @@ def scene_edit(
             expect=projects.parse_tags(expect) if expect is not None else None,
         )
     _print_scene(scene)
+
+
+@app.command("search")
+def search(
+    project: str = ProjectRef,
+    words: str = typer.Argument(..., help="What the frame shows, in words"),
+    limit: int = typer.Option(10, "--limit", min=1, help="Frames to list"),
+    as_json: bool = JsonOut,
+) -> None:
+    """Sampled frames of the project's analysed clips that match the words (needs a CLIP image model)."""
+    from vidpipe.services import projects
+
+    with open_app() as ctx:
+        hits = projects.search_frames(ctx, project, words, limit)
+    if as_json:
+        print(json.dumps(_jsonable([asdict(h) for h in hits]), indent=2))
+        return
+    table = Table("score", "clip", "scene", "time")
+    for h in hits:
+        table.add_row(f"{h.score:.3f}", h.clip, str(h.scene_index), f"{h.seconds:.2f} s")
+    console.print(table)

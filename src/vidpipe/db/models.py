@@ -289,6 +289,10 @@ class ClipAnalysis(IdMixin, TimestampMixin, Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seconds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # The sampled frames' image embeddings (N×D float32, in frame order), kept when the image model
+    # has a text tower (CLIP): words can then find frames.
+    frame_embedding_model: Mapped[str | None] = mapped_column(String(100))
+    frame_embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     clip: Mapped[Clip] = relationship(back_populates="analyses")
 

@@ -241,6 +241,12 @@ class ClipAnalysisRunner:
                 )
             )
         record = analysis_record(target, sampled, findings, verdict, thresholds, frame_files, self.toolkit)
+        embedder = self.toolkit.embedder
+        frame_vectors = (
+            np.asarray(embedder.embed([f.image for f in sampled.frames]), np.float32)
+            if embedder.supports_text and sampled.frames
+            else None
+        )
         with self.factory() as session, session.begin():
             clip = session.get(Clip, target.clip_id)
             if clip is None:
@@ -255,6 +261,8 @@ class ClipAnalysisRunner:
                 settings=self.settings.model_dump(mode="json")
                 | {"face_threshold": thresholds.face, "image_threshold": thresholds.image},
                 seconds={k: round(v, 3) for k, v in seconds.items()},
+                frame_embedding_model=embedder.name if frame_vectors is not None else None,
+                frame_embeddings=frame_vectors.tobytes() if frame_vectors is not None else None,
             )
             session.add(analysis)
             session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +325,55 @@ def appearances_of_clip(ctx: AppContext, clip_id: str) -> list[dict[str, Any]]:
 def appearances_of_asset(ctx: AppContext, asset_id: str) -> list[AppearanceView]:
     with ctx.factory() as session:
         return [AppearanceView.of(r) for r in projects_repo.appearances_of_asset(session, _uuid(asset_id, "asset"))]
+
+
+@dataclass(frozen=True)
+class FrameHit:
+    clip_id: uuid.UUID
+    clip: str
+    scene_index: int
+    frame_index: int
+    seconds: float
+    thumbnail_key: str
+    score: float
+
+
+def search_frames(ctx: AppContext, project_ref: str, text: str, limit: int = 20) -> list[FrameHit]:
+    """Sampled frames of the project's analysed clips that match the words best (cosine between the
+    text and each frame's image embedding). Needs an image model with a text tower (CLIP)."""
+    words = " ".join(text.split())
+    if not words:
+        raise VidpipeError("give some words to search the frames for")
+    embedder = ctx.toolkit().embedder
+    if not embedder.supports_text:
+        raise VidpipeError(
+            f"searching frames by words needs an image model with a text tower (an OpenCLIP model, set with "
+            f"VIDPIPE_VISION__IMAGE_EMBEDDER); the configured {embedder.name!r} has none"
+        )
+    query = np.asarray(embedder.embed_text([words])[0], np.float32)
+    hits: list[FrameHit] = []
+    with ctx.factory() as session:
+        project = projects_repo.find_project(session, project_ref)
+        for scene in project.scenes:
+            for clip in scene.clips:
+                analysis = projects_repo.latest_analysis(session, clip.id)
+                if analysis is None or analysis.frame_embeddings is None:
+                    continue
+                if analysis.frame_embedding_model != embedder.name:
+                    continue
+                frames = analysis.record.get("frames", [])
+                vectors = np.frombuffer(analysis.frame_embeddings, np.float32).reshape(len(frames), -1)
+                scores = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query) + 1e-12)
+                for frame, score in zip(frames, scores.tolist(), strict=True):
+                    hits.append(
+                        FrameHit(
+                            clip.id,
+                            clip.original_filename,
+                            scene.index,
+                            int(frame["index"]),
+                            float(frame["seconds"]),
+                            str(frame["thumbnail"]),
+                            round(float(score), 4),
+                        )
+                    )
+    return sorted(hits, key=lambda h: -h.score)[:limit]

@@ -166,6 +166,7 @@ class Chart:
     dots: tuple[tuple[float, float, str], ...]  # x, y, tooltip
     misses: tuple[tuple[float, str], ...]  # x, tooltip: frames without a similarity
     threshold: tuple[float, str] | None  # y, label
+    span: str  # the time at the right end
 
 
 def similarity_chart(
@@ -196,7 +197,9 @@ def similarity_chart(
     if run:
         lines.append(" ".join(run))
     line = (y(threshold), f"match {threshold:.2f}") if threshold is not None else None
-    return Chart(width, height, left, right, top, bottom, tuple(lines), tuple(dots), tuple(misses), line)
+    return Chart(
+        width, height, left, right, top, bottom, tuple(lines), tuple(dots), tuple(misses), line, f"{span:.1f} s"
+    )
 
 
 def _match_threshold(frames: list[dict[str, Any]], tag: str, thresholds: dict[str, Any]) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from vidpipe.api.deps import get_ctx
@@ -15,6 +15,7 @@ from vidpipe.api.schemas import (
     AnalyzeIn,
     ClipOut,
     ErrorOut,
+    FrameHitOut,
     ProjectIn,
     ProjectOut,
     SceneEdit,
@@ -102,3 +103,25 @@ def analyze(clip_id: str, ctx: Ctx, body: AnalyzeIn | None = None) -> AnalysisAc
 def get_analysis(clip_id: str, ctx: Ctx) -> AnalysisOut:
     """The latest analysis: score, gate, reasons, and the per-frame record (404 before the first)."""
     return AnalysisOut.of(projects.get_analysis(ctx, clip_id))
+
+
+@router.get("/api/projects/{project_id}/search/frames", response_model=list[FrameHitOut])
+def search_frames(
+    project_id: str,
+    ctx: Ctx,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words describing the frame")],
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[FrameHitOut]:
+    """Sampled frames of the project's clips that best match the words (needs a CLIP image model: 400 otherwise)."""
+    return [
+        FrameHitOut(
+            clip_id=h.clip_id,
+            clip=h.clip,
+            scene_index=h.scene_index,
+            frame_index=h.frame_index,
+            seconds=h.seconds,
+            thumbnail_url=f"/files/{h.thumbnail_key}",
+            score=h.score,
+        )
+        for h in projects.search_frames(ctx, project_id, q, limit)
+    ]

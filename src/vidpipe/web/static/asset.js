@@ -1,4 +1,5 @@
-// The asset page: split chosen views off, choose a primary view, or swap in a new photo.
+// The asset page: split chosen views off, choose a primary view, remove a view taken from a clip or
+// given by the user, or swap in a new photo.
 "use strict";
 (function () {
   const split = document.getElementById("split-form");
@@ -18,6 +19,14 @@
   document.querySelectorAll(".choose").forEach((button) => button.addEventListener("click", async () => {
     try {
       await api("POST", `/api/assets/${id}/reference/choose`, { reference_id: button.dataset.reference });
+      window.location.reload();
+    } catch (err) { toast(err.message, true); }
+  }));
+
+  document.querySelectorAll(".remove-ref").forEach((button) => button.addEventListener("click", async () => {
+    if (!confirm(`Remove view #${button.dataset.position} from this asset?`)) return;
+    try {
+      await api("DELETE", `/api/assets/${id}/references/${button.dataset.reference}`);
       window.location.reload();
     } catch (err) { toast(err.message, true); }
   }));

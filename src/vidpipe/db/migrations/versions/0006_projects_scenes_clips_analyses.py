@@ -81,6 +81,8 @@ def upgrade() -> None:
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("seconds", sa.JSON(), nullable=False),
+        sa.Column("frame_embedding_model", sa.String(length=100), nullable=True),
+        sa.Column("frame_embeddings", sa.LargeBinary(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         *_stamps(),
         sa.ForeignKeyConstraint(
