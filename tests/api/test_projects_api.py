@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.clipmaking import make_clip
+
 from vidpipe.app import AppContext
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.anyio]

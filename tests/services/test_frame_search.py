@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tests.clipmaking import make_clip
 from tests.inference.image_embedders.test_openclip import build_textual, build_tokenizer, build_visual, tiny_spec
+
 from vidpipe.app import AppContext
 from vidpipe.describe.describers.offline import OfflineDescriber
 from vidpipe.domain.enums import AssetType
@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.models, pytest.mark.data]
 
 def _analysed_project(ctx: AppContext, data_dir: Path, tmp_path: Path) -> str:
     samples = data_dir / "detection" / "skimage_data"
-    manifest = manifests.create_manifest(ctx, "Props", [PhotoIn(samples / "coffee.png", AssetType.PROP, "Cup")]).manifest
+    manifest = manifests.create_manifest(
+        ctx, "Props", [PhotoIn(samples / "coffee.png", AssetType.PROP, "Cup")]
+    ).manifest
     assert runs.process_manifest(ctx, str(manifest.id)).status.value == "SUCCEEDED"
     project = projects.create_project(ctx, "Search", str(manifest.id))
     scene = projects.add_scene(ctx, str(project.id), 1)

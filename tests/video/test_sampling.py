@@ -15,7 +15,7 @@ import pytest
 from vidpipe.bench.sampler import shots_sampled
 from vidpipe.video import sampling
 from vidpipe.video.sampling import REASONS, SamplingResult, sample_clip
-from vidpipe.video.synthetic import Image, fade, pan, scene, write_clip
+from vidpipe.video.synthetic import Image, dissolve, fade, pan, scene, write_clip
 
 PYSCENEDETECT = "video/pyscenedetect"
 
@@ -88,6 +88,16 @@ def test_a_fade_to_black_is_no_cut_and_never_chosen(tmp_path: Path) -> None:
         # Not black, and not part-way into the fade (its first frame is already 6 % darker).
         assert _brightness(frame.image) > 0.97 * bright, (frame.index, frame.reasons)
     assert any("last" in f.reasons for f in result.frames)
+
+
+def test_a_dissolve_is_no_cut_and_its_middle_never_chosen(tmp_path: Path) -> None:
+    first, second = scene(8), scene(9)
+    frames = [*[first] * 24, *dissolve(first, second, 24), *[second] * 24]  # the dissolve: frames 24–47
+    result = sample_clip(write_clip(tmp_path / "dissolve.mp4", frames, fps=24))
+    _check_result(result)
+    assert result.cuts_seconds == []
+    assert not [f.index for f in result.frames if 27 <= f.index <= 44]
+    assert any(f.index < 24 for f in result.frames) and any(f.index >= 48 for f in result.frames)
 
 
 def test_a_one_second_clip(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from vidpipe import __version__
 from vidpipe.cli import bench_cmd, faces_cmd, jobs_cmd, manifest_cmd, models_cmd, project_cmd
@@ -58,6 +59,11 @@ def main() -> None:
         sys.exit(2)
     except VidpipeError as exc:
         err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        # The database itself refused (unreachable, locked, a schema from elsewhere): say so in one line.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        err_console.print(f"[red]error:[/] the database refused the operation: {reason}")
         sys.exit(2)
     except ValidationError as exc:
         # Settings come from VIDPIPE_* variables; name the variable, not pydantic's field path.

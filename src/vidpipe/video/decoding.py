@@ -234,7 +234,7 @@ class Clip:
         if decoded_seconds < declared * (1 - share) - _SHORTFALL_SECONDS:
             raise ClipError(
                 self._path,
-                f"the file is truncated: it holds {decoded_seconds:.2f} s of video, "
+                f"the file is truncated or corrupt: it holds {decoded_seconds:.2f} s of video, "
                 f"but its header says {declared:.2f} s",
             )
 

@@ -1,6 +1,6 @@
 """Pick the few most informative frames of a clip, and find its hard cuts, in ONE sequential decode.
 
-How a frame is judged (all on a small grey copy, about 160 pixels wide, made in C by swscale):
+How a frame is judged (all on a small grey copy, about 160 pixels wide, shrunk in C from the luma plane):
 
 * Motion: the share of pixels whose grey level changed by more than 30 since the previous frame.
 * Cut: a motion spike over the threshold that stands clear of the frames around it, confirmed by a jump
@@ -10,7 +10,8 @@ How a frame is judged (all on a small grey copy, about 160 pixels wide, made in 
 * Black: very dark and flat. Never chosen.
 * Dim: dark with a little detail, such as a caption on black. Chosen only where a shot offers nothing better.
 * In a transition: the frame is (close to) the average of the frames a few steps before and after it while
-  those two differ, as in a fade or a dissolve. Chosen only where a shot offers nothing better.
+  those two differ, as in a fade or a dissolve, and the change is not motion (which alters edges more than
+  flat areas, or shifts the whole picture). Chosen only where a shot offers nothing better.
 
 A frame is judged a few frames late (a delay line), once the frames after it are known.
 
@@ -107,7 +108,7 @@ _MOTION_SPACING_SECONDS = 0.5  # motion frames closer than this show the same mo
 # A base or motion frame this close to a frame already chosen in the same shot adds its reason to that frame
 # instead of taking a place of its own: the two would show the same picture.
 _MERGE_SECONDS = 0.25
-_SHOT_KEEP = 4  # clean frames kept (decimated) from a shot's opening, to find the middle of a short shot
+_SHOT_KEEP = 4  # frames kept (decimated) from a shot's opening, to find the middle of a short shot
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class SampledFrame:
 
 @dataclass(frozen=True)
 class SamplingResult:
+    """What `sample_clip` found in one decode of a clip."""
+
     info: ClipInfo
     frames: list[SampledFrame]
     """Chosen frames, sorted by time."""

@@ -1,5 +1,5 @@
 """Small clips written with PyAV, for tests and demos: textured scenes, camera pans, hard cuts, fades to
-black, and audio-only files. Everything here is made from numbers, so the truth about each clip (where its
+black, dissolves, and audio-only files. Everything here is made from numbers, so the truth about each clip (where its
 cuts are, which frames are black) is known exactly."""
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ def fade(picture: Image, frames: int, *, to_black: bool = True) -> Iterator[Imag
         share = n / (frames + 1)
         level = 1.0 - share if to_black else share
         yield np.asarray(np.rint(picture.astype(np.float32) * level), dtype=np.uint8)
+
+
+def dissolve(first: Image, second: Image, frames: int) -> Iterator[Image]:
+    """``frames`` frames cross-dissolving linearly from one picture to another, ends excluded."""
+    for n in range(1, frames + 1):
+        share = n / (frames + 1)
+        yield np.asarray(np.rint(first * (1.0 - share) + second.astype(np.float32) * share), dtype=np.uint8)
 
 
 def write_clip(

@@ -3,6 +3,7 @@ projects whose generated clips are checked against a registry, with each clip's 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -103,8 +104,10 @@ def asset_page(asset_id: str, request: Request, ctx: Ctx) -> HTMLResponse:
     view = manifests.show_manifest(ctx, manifest_id)
     asset = assets.get_asset(ctx, manifest_id, asset_id)
     uploads = {u.name: u for u in view.uploads}
-    appearances = projects.appearances_of_asset(ctx, asset_id)
-    clips = {c: projects.get_clip(ctx, str(c)) for c in dict.fromkeys(a.clip_id for a in appearances)}
+    found = projects.appearances_of_asset(ctx, asset_id)  # the newest analyses first
+    clips = {c: projects.get_clip(ctx, str(c)) for c in dict.fromkeys(a.clip_id for a in found)}
+    order = {c: n for n, c in enumerate(clips)}
+    appearances = sorted(found, key=lambda a: (order[a.clip_id], a.seconds))  # each clip in time order
     return page(
         request,
         "asset.html",
@@ -162,6 +165,7 @@ class Chart:
     right: int
     top: int
     bottom: int
+    grid: tuple[tuple[float, str], ...]  # y, label: the scale's lines
     lines: tuple[str, ...]  # polyline points, one run of frames with a similarity each
     dots: tuple[tuple[float, float, str], ...]  # x, y, tooltip
     misses: tuple[tuple[float, str], ...]  # x, tooltip: frames without a similarity
@@ -172,14 +176,20 @@ class Chart:
 def similarity_chart(
     similarities: list[float | None], seconds: list[float], duration: float, threshold: float | None
 ) -> Chart:
+    """Similarity (up the side) against time in the clip (along), one dot per sampled frame; a frame
+    where the asset was not found breaks the line and is marked below it. The scale starts a little under
+    the lowest similarity or the threshold, so that the differences that matter can be seen."""
     width, height, left, right, top, bottom = 420, 110, 34, 410, 8, 90
     span = max(duration, seconds[-1] if seconds else 0.0, 1e-6)
+    known = [v for v in similarities if v is not None] + ([threshold] if threshold is not None else [])
+    floor = max(0.0, math.floor((min(known, default=0.0) - 0.05) * 10) / 10)
 
     def x(t: float) -> float:
         return round(left + (right - left) * t / span, 1)
 
     def y(v: float) -> float:
-        return round(bottom - (bottom - top) * max(0.0, min(1.0, v)), 1)
+        share = (max(floor, min(1.0, v)) - floor) / (1.0 - floor)
+        return round(bottom - (bottom - top) * share, 1)
 
     lines: list[str] = []
     run: list[str] = []
@@ -196,9 +206,10 @@ def similarity_chart(
         dots.append((x(t), y(value), f"{t:.1f} s: similarity {value:.2f}"))
     if run:
         lines.append(" ".join(run))
+    grid = tuple((y(v), f"{v:g}") for v in (floor, round((floor + 1) / 2, 2), 1.0))
     line = (y(threshold), f"match {threshold:.2f}") if threshold is not None else None
     return Chart(
-        width, height, left, right, top, bottom, tuple(lines), tuple(dots), tuple(misses), line, f"{span:.1f} s"
+        width, height, left, right, top, bottom, grid, tuple(lines), tuple(dots), tuple(misses), line, f"{span:.1f} s"
     )
 
 
@@ -217,13 +228,25 @@ def _report(analysis: AnalysisView, clip: ClipView) -> dict[str, Any]:
     info = record.get("clip", {})
     duration = float(info.get("duration_seconds") or clip.duration_seconds or (seconds[-1] if seconds else 0.0))
     thresholds = record.get("thresholds", {})
+    rows: list[dict[str, Any]] = list(record.get("assets", []))
+    # Registry assets found but not scored (the scene expects others): shown too, as not expected.
+    scored = {a["tag"] for a in rows}
+    for tag in dict.fromkeys(s["tag"] for f in frames for s in f.get("sightings", [])):
+        if tag in scored:
+            continue
+        similarities = [next((s.get("similarity") for s in f["sightings"] if s["tag"] == tag), None) for f in frames]
+        present = sum(any(s["tag"] == tag for s in f["sightings"]) for f in frames)
+        rows.append(
+            {"tag": tag, "expected": False, "frames_present": present, "identity": None, "stability": None,
+             "score": None, "similarities": similarities, "unscored": True}
+        )  # fmt: skip
     charts = {
         a["tag"]: similarity_chart(
             list(a.get("similarities", [])), seconds, duration, _match_threshold(frames, a["tag"], thresholds)
         )
-        for a in record.get("assets", [])
+        for a in rows
     }
-    return {"record": record, "frames": frames, "info": info, "charts": charts}
+    return {"record": record, "frames": frames, "info": info, "rows": rows, "charts": charts}
 
 
 @router.get("/clips/{clip_id}", response_class=HTMLResponse)

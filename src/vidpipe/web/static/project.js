@@ -44,9 +44,9 @@
     live.hidden = clip.status !== "ANALYZING";
     showFrames(live.querySelector("progress"), live.querySelector(".count"), state);
     const line = row.querySelector(".step-line");
-    line.textContent = clip.status === "ANALYZED" ? "" : state.words;
-    line.className = `step-line ${clip.status === "ERROR" ? "error" : "muted"}`;
     const a = clip.analysis;
+    line.textContent = clip.status === "ANALYZED" && a ? `analysed ${a.created_at.slice(0, 16).replace("T", " ")}` : state.words;
+    line.className = `step-line ${clip.status === "ERROR" ? "error" : "muted"}`;
     row.querySelector(".score").textContent = a ? `${a.continuity_score.toFixed(1)}/10` : "–";
     const verdict = row.querySelector(".verdict");
     verdict.textContent = "";
@@ -72,8 +72,10 @@
       const clip = await watchAnalysis(id, jobId, (c, j) => showRow(row, c, j));
       if (clip.status === "ANALYZED") toast(`${clip.filename}: analysed, ${clip.analysis.gate.toUpperCase()}`);
       else if (clip.status === "ERROR") toast(`${clip.filename}: the analysis stopped`, true);
+      return clip;
     } catch (err) {
       toast(`${row.querySelector(".report-link").textContent}: ${err.message}`, true);
+      return null;
     } finally { button.disabled = false; }
   }
 
@@ -125,7 +127,12 @@
     note.textContent = `${file.name}: uploaded; analysing it against the registry.`;
     input.value = "";
     send.disabled = false;
-    await analyse(addRow(section, clip), null);
+    const done = await analyse(addRow(section, clip), null);
+    if (done && done.status === "ANALYZED") {
+      note.textContent = `${file.name}: analysed, ${done.analysis.continuity_score.toFixed(1)}/10, ${done.analysis.gate.toUpperCase()}.`;
+    } else {
+      note.textContent = `${file.name}: uploaded; the analysis did not finish (see its row).`;
+    }
   }));
 
   scenes.querySelectorAll("tr.clip").forEach((row) => {
