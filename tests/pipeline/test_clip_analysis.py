@@ -3,15 +3,22 @@ continuity verdict, appearances written, and generated references added only by 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from tests.clipmaking import make_clip
 
 from vidpipe.app import AppContext
+from vidpipe.db.models import Job
+from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.domain.enums import AssetType
+from vidpipe.errors import NotFoundError
+from vidpipe.jobs.recovery import recover_stale_jobs
 from vidpipe.pipeline.uploads import PhotoIn
 from vidpipe.services import manifests, projects, runs
+from vidpipe.settings import JobSettings
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
 
@@ -85,3 +92,46 @@ def test_one_person_passes_and_the_same_clip_half_replaced_by_another_fails(
     other = projects.get_analysis(app_ctx, str(other_clip.id))
     assert other.summary.gate == "fail", other.summary
     assert any(r.startswith("CHAR_02, not expected in this scene") for r in other.summary.reasons), other.summary
+
+
+def test_an_analysis_that_fails_says_why_and_writes_nothing(
+    app_ctx: AppContext, data_dir: Path, tmp_path: Path
+) -> None:
+    faces = _faces(data_dir)
+    project = _project(app_ctx, data_dir)
+    scene = projects.scene_for(app_ctx, project, 1)
+    clip = projects.add_clip(app_ctx, str(scene.id), make_clip(tmp_path / "long.mp4", [(faces / "obama2.jpg", 3.0)]))
+    # The limit was lowered after the clip came in: the job's sampling step refuses it.
+    strict = app_ctx.settings.cv_analysis.model_copy(update={"max_clip_seconds": 1.0})
+    app_ctx.settings = app_ctx.settings.model_copy(update={"cv_analysis": strict})
+    job = projects.analyze_here(app_ctx, str(clip.id))
+    assert job.status.value == "FAILED" and job.error is not None
+    assert "step 'sample' failed" in job.error and "long.mp4" in job.error and "1" in job.error, job.error
+    after = projects.get_clip(app_ctx, str(clip.id))
+    assert after.status == "ERROR" and after.error == job.error and after.analysis is None
+    assert projects.appearances_of_clip(app_ctx, str(clip.id)) == []
+    with pytest.raises(NotFoundError, match="has no analysis yet"):
+        projects.get_analysis(app_ctx, str(clip.id))
+
+
+def test_an_analysis_whose_process_died_is_recovered_like_a_manifest_run(
+    app_ctx: AppContext, data_dir: Path, tmp_path: Path
+) -> None:
+    faces = _faces(data_dir)
+    project = _project(app_ctx, data_dir)
+    scene = projects.scene_for(app_ctx, project, 1)
+    clip = projects.add_clip(app_ctx, str(scene.id), make_clip(tmp_path / "c.mp4", [(faces / "obama2.jpg", 1.0)]))
+    job = projects.request_analysis(app_ctx, str(clip.id), submit=False)
+    with app_ctx.transaction() as session:  # a worker claimed it and was killed: its heartbeat stops
+        assert jobs_repo.claim(session, job.id, "host:4242:dead")
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(heartbeat_at=jobs_repo.now() - timedelta(seconds=120), attempts=3)
+        )
+    done = recover_stale_jobs(app_ctx.factory, JobSettings(lease_seconds=30, heartbeat_seconds=5, max_attempts=3))
+    assert [(r.job_id, r.action) for r in done] == [(job.id, "failed")]
+    after = projects.get_clip(app_ctx, str(clip.id))
+    assert after.status == "ERROR" and after.error is not None and "interrupted" in after.error
+    # Asked again, it runs to its end.
+    assert projects.analyze_here(app_ctx, str(clip.id)).status.value == "SUCCEEDED"

@@ -33,7 +33,7 @@ from vidpipe.pipeline.manifesting import RunTracker
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.settings import CVAnalysisSettings
 from vidpipe.storage import FileStore
-from vidpipe.video.decoding import ClipLimits
+from vidpipe.video.decoding import ClipError, ClipLimits
 from vidpipe.video.sampling import SampledFrame, SamplingResult, sample_clip
 
 STEPS = ("sample", "match", "score", "write")
@@ -102,13 +102,16 @@ class ClipAnalysisRunner:
         self.failed_step = "sample"
         tracker.begin("sample")
         start = time.perf_counter()
-        sampled = sample_clip(
-            self.store.path(target.clip_key),
-            motion_delta_threshold=self.settings.motion_delta_threshold,
-            max_frames=self.settings.max_frames_per_clip,
-            max_side=self.settings.frame_max_side,
-            limits=limits_of(self.settings, self.max_bytes),
-        )
+        try:
+            sampled = sample_clip(
+                self.store.path(target.clip_key),
+                motion_delta_threshold=self.settings.motion_delta_threshold,
+                max_frames=self.settings.max_frames_per_clip,
+                max_side=self.settings.frame_max_side,
+                limits=limits_of(self.settings, self.max_bytes),
+            )
+        except ClipError as exc:
+            raise ClipError(target.clip_name, exc.reason) from None  # the user's name, not the stored one
         seconds["sample"] = time.perf_counter() - start
         tracker.set(frames_total=len(sampled.frames), decoded_frames=sampled.decoded_frames)
 
