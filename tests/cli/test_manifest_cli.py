@@ -4,40 +4,12 @@ nothing half-written, and output that reads in an 80-column terminal. Real photo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from vidpipe.cli.app import main
-from vidpipe.settings import get_settings
+from tests.cli.conftest import Run
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def vidpipe(
-    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Run:
-    """``vidpipe ARGS`` through the real entry point: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(model_dir))
-    monkeypatch.setenv("VIDPIPE_DATA_DIR", str(tmp_path / "vidpipe-data"))
-    monkeypatch.setenv("VIDPIPE_DESCRIBE__PROVIDERS", "offline")
-    monkeypatch.setenv("COLUMNS", "80")
-    get_settings.cache_clear()
-
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr("sys.argv", ["vidpipe", *map(str, args)])
-        with pytest.raises(SystemExit) as info:
-            main()
-        out, err = capsys.readouterr()
-        code = info.value.code
-        return (code if isinstance(code, int) else 0 if code is None else 1), out, err
-
-    return run
 
 
 def _created_id(out: str) -> str:

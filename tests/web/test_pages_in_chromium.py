@@ -74,6 +74,21 @@ def test_a_new_user_builds_and_corrects_a_registry(server: str, data_dir: Path, 
     page.reload()
     expect(page.locator('.asset[data-tag="CHAR_02"] input.name')).to_have_value("Mentor (renamed)")
 
+    # The same with the keyboard alone: Tab to the espresso's name, type, Tab away; it is saved.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.asset[data-tag=\"PROP_01\"] input.name')"):
+            break
+    else:
+        raise AssertionError("the espresso's name cannot be reached with Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Hero espresso")
+    page.keyboard.press("Tab")
+    expect(page.locator("#toast")).to_contain_text("PROP_01: saved")
+    page.reload()
+    expect(page.locator('.asset[data-tag="PROP_01"] input.name')).to_have_value("Hero espresso")
+
     # Split the senator's side view into its own asset, named.
     page.locator('.asset[data-tag="CHAR_01"]').get_by_role("link", name="Views, split, swap").click()
     expect(page.locator(".ref")).to_have_count(2)
