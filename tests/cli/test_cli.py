@@ -1,6 +1,7 @@
 """The command line end to end, in-process through Typer's runner, on real weights and photos."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -136,7 +137,11 @@ def test_demo_builds_a_registry_and_writes_pictures(tmp_path: Path) -> None:
     written = sorted(p.name for p in out.iterdir())
     assert {"astronaut.detections.jpg", "coffee.detections.jpg", "contact_sheet.jpg", "bible.md"} <= set(written)
     assert "CHAR_01" in result.output and "READY" in result.output
-    assert "Commander Reyes" in (out / "bible.md").read_text()
+    bible = (out / "bible.md").read_text()
+    assert "Commander Reyes" in bible
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", bible)  # the demo's names hold no brackets
+    assert "contact_sheet.jpg" in links and any(link.startswith("assets/CHAR_01/") for link in links)
+    assert all(not Path(link).is_absolute() and ".." not in link and (out / link).is_file() for link in links)
 
 
 def test_an_invalid_setting_names_the_variable(
@@ -194,11 +199,12 @@ def test_manifest_create_process_show_export(data_dir: Path, tmp_path: Path) -> 
     exported = runner.invoke(app, ["manifest", "export", manifest_id, "--format", "json"])
     registry = json.loads(exported.stdout)
     assert {a["manifest_tag"] for a in registry["assets"]} >= {"PROP_01", "VEH_01"}
-    bible = tmp_path / "out" / "bible.md"
+    bundle = tmp_path / "bible"  # a folder: bible.md with its images beside it
     assert (
-        runner.invoke(app, ["manifest", "export", manifest_id, "--format", "md", "--output", str(bible)]).exit_code == 0
+        runner.invoke(app, ["manifest", "export", manifest_id, "--format", "md", "--output", str(bundle)]).exit_code
+        == 0
     )
-    assert bible.read_text().startswith("# Pilot")
+    assert (bundle / "bible.md").read_text().startswith("# Pilot") and (bundle / "contact_sheet.jpg").is_file()
     again = runner.invoke(app, ["manifest", "process", manifest_id])
     assert "reprocess" in str(again.exception)
 

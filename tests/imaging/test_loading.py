@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageFile
 
-from vidpipe.errors import ImageLoadError
+from vidpipe.errors import ImageLoadError, ImageTooLargeError
 from vidpipe.imaging import loading
 from vidpipe.imaging.loading import image_size, load_image, load_pil
 from vidpipe.settings import get_settings
@@ -278,12 +279,62 @@ def test_pixel_limit_is_inclusive(tmp_path: Path) -> None:
     assert load_image(path, max_pixels=2400).shape == (40, 60, 3)
 
 
+def png_declaring(width: int, height: int) -> bytes:
+    """A real 8×8 PNG whose header (IHDR, with its checksum redone) claims width × height pixels."""
+    data = bytearray(encode(cornered(8, 8), "PNG"))
+    assert data[12:16] == b"IHDR"
+    data[16:20] = width.to_bytes(4, "big")
+    data[20:24] = height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    return bytes(data)
+
+
+def assert_our_refusal(caught: ImageLoadError, path: Path, size: str, pixels: str, limit: str) -> None:
+    assert isinstance(caught, ImageTooLargeError) and caught.status == 413
+    message = str(caught)
+    assert caught.path == str(path) and path.name in message
+    assert size in message and pixels in message and f"vidpipe's limit of {limit} pixels" in message
+    assert "VIDPIPE_VISION__MAX_IMAGE_PIXELS" in message and "before decoding" in message
+    assert "decompression bomb" not in message.lower()  # Pillow's own wording
+
+
 def test_pixel_limit_is_checked_before_decoding(tmp_path: Path) -> None:
     # The pixel data is cut off, so decoding would fail; the size refusal must come first.
     data = noisy_jpeg()
     path = write(tmp_path / "big.jpg", data[: len(data) // 2])
-    with pytest.raises(ImageLoadError, match="above the limit"):
+    with pytest.raises(ImageLoadError) as caught:
         load_image(path, max_pixels=100)
+    assert_our_refusal(caught.value, path, "64×64", "4,096 pixels", "100")
+
+
+def test_a_header_claiming_more_than_our_limit_is_refused_from_the_header(tmp_path: Path, fresh_settings: None) -> None:
+    # 12,000 × 10,000 = 120 Mpx: over our default limit (100 Mpx), under Pillow's hard limit (~179
+    # Mpx). The file holds 8×8 pixels, so decoding would fail as corrupt: only the header decides.
+    path = write(tmp_path / "claims-120mpx.png", png_declaring(12_000, 10_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would be an error here
+        with pytest.raises(ImageLoadError) as caught:
+            load_image(path)
+    assert_our_refusal(caught.value, path, "12000×10000", "120,000,000 pixels", "100,000,000")
+    # Under the limit, the same lie is found out by decoding (kept small here: 300×200 claimed).
+    small = write(tmp_path / "claims-60kpx.png", png_declaring(300, 200))
+    with pytest.raises(ImageLoadError) as decoded:
+        load_image(small)
+    assert not isinstance(decoded.value, ImageTooLargeError) and "corrupt" in decoded.value.reason
+
+
+def test_a_header_far_over_pillows_limit_gets_our_wording(tmp_path: Path) -> None:
+    # 100,000 × 100,000 = 10 Gpx, far over Pillow's own limit: Image.open itself refuses it, and the
+    # refusal must still be ours (file, size, our limit, the setting), not Pillow's words.
+    path = write(tmp_path / "claims-10gpx.png", png_declaring(100_000, 100_000))
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(path, max_pixels=50_000_000)
+    assert_our_refusal(caught.value, path, "100000×100000", "10,000,000,000 pixels", "50,000,000")
+    with pytest.raises(ImageLoadError) as named:
+        load_image(png_declaring(100_000, 100_000), name="upload.png", max_pixels=1000)
+    assert "'upload.png'" in str(named.value) and "vidpipe's limit of 1,000 pixels" in str(named.value)
+    with pytest.raises(ImageTooLargeError, match="VIDPIPE_VISION__MAX_IMAGE_PIXELS"):
+        image_size(path)
 
 
 def test_pixel_limit_defaults_to_the_setting(
@@ -304,13 +355,14 @@ def test_pillow_bomb_warning_does_not_fire_below_our_limit(tmp_path: Path, monke
         assert image_size(path) == (60, 40)
 
 
-def test_pillow_bomb_error_becomes_image_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 2,400 pixels: over twice that, Pillow raises
+def test_a_lower_pillow_limit_does_not_refuse_what_ours_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 2,400 pixels: over twice that, Pillow would refuse
     path = write(tmp_path / "big.png", encode(cornered(60, 40), "PNG"))
-    with pytest.raises(ImageLoadError, match=r"too large to decode safely .*2400 pixels.*2000 pixels"):
-        load_image(path, max_pixels=10_000)
-    with pytest.raises(ImageLoadError, match="too large"):
-        image_size(path)
+    assert load_image(path, max_pixels=10_000).shape == (40, 60, 3)
+    assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS >= 10_000  # kept relative to ours
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(path, max_pixels=1000)
+    assert_our_refusal(caught.value, path, "60×40", "2,400 pixels", "1,000")
 
 
 # --- 5. Broken and non-image inputs ---------------------------------------------------------------

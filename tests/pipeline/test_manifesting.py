@@ -145,6 +145,7 @@ def test_exports(env: tuple, make_manifest, production) -> None:  # type: ignore
         manifest = find_manifest(session, str(manifest_id)[:8])
         data = registry_json(manifest, store)
         markdown = registry_markdown(manifest, store)
+        first_key = manifest.assets[0].references[0].image_key
     asset = data["assets"][0]
     assert {
         "id",
@@ -156,7 +157,9 @@ def test_exports(env: tuple, make_manifest, production) -> None:  # type: ignore
         "quality_score",
         "references",
     } <= set(asset)
-    assert Path(asset["references"][0]["image"]).is_file()
+    image = asset["references"][0]["image"]  # relative to the document, as in an export bundle
+    assert image["path"].startswith("assets/") and not Path(image["path"]).is_absolute()
+    assert store.path(first_key).stat().st_size == image["bytes"] and image["sha256"] in first_key
     assert markdown.startswith("# Test production") and "PROP_01" in markdown and "![Contact sheet](" in markdown
 
 

@@ -51,6 +51,7 @@ class LabelledRun:
     """Our face pipeline over labelled single-subject photos, in label order."""
 
     detections: list[Detections]  # every face found, per photo
+    faces: list[Face]  # every face found, embedded
     labelled_keys: list[str | None]  # the key of each photo's most prominent face (None: no face)
     people: list[int | None]  # the group of that face
     faces_found_all: int
@@ -82,7 +83,57 @@ def identify_labelled(
     seconds = time.perf_counter() - start
     group_of = {key: gi for gi, group in enumerate(groups) for key in group.members}
     people = [group_of[key] if key is not None else None for key in keys]
-    return LabelledRun(detections, keys, people, len(faces), len(groups), seconds)
+    return LabelledRun(detections, faces, keys, people, len(faces), len(groups), seconds)
+
+
+def _source(file: str) -> str:
+    return file.split("/", 1)[0] if "/" in file else "."
+
+
+def _grouped_f1(
+    labels: list[LabelledFile], run: LabelledRun, rows: list[int], threshold: float, analyzer: FaceAnalyzer
+) -> float:
+    """BCubed F1 of the labelled faces of ``rows`` when only those photos' faces are grouped."""
+    photos = {labels[i].file for i in rows}
+    groups = analyzer.group([f for f in run.faces if f.photo in photos], threshold=threshold)
+    group_of = {key: gi for gi, group in enumerate(groups) for key in group.members}
+    people = [group_of.get(run.labelled_keys[i] or "") for i in rows]
+    return bcubed([labels[i].identity for i in rows], people)[2]
+
+
+def leave_one_source_out(
+    labels: list[LabelledFile], run: LabelledRun, analyzer: FaceAnalyzer, grid: list[float]
+) -> dict[str, Any]:
+    """The same-person threshold chosen on every source folder but one (best BCubed F1 there; the
+    median of ties), then scored on that held-out folder, for each folder with 2+ photos: figures on
+    people the threshold never saw."""
+    folds: list[dict[str, Any]] = []
+    sources = sorted({_source(row.file) for row in labels})
+    for held in sources:
+        test = [i for i, row in enumerate(labels) if _source(row.file) == held]
+        train = [i for i, row in enumerate(labels) if _source(row.file) != held]
+        if len(test) < 2 or not train:
+            continue
+        scored = [(_grouped_f1(labels, run, train, t, analyzer), t) for t in grid]
+        best = max(f for f, _ in scored)
+        chosen = float(np.median([t for f, t in scored if f >= best - 1e-9]))
+        folds.append(
+            {
+                "held_out": held,
+                "photos": len(test),
+                "threshold": round(chosen, 4),
+                "bcubed_f1": round(_grouped_f1(labels, run, test, chosen, analyzer), 4),
+            }
+        )
+    scores = [float(f["bcubed_f1"]) for f in folds]
+    weights = [int(f["photos"]) for f in folds]
+    return {
+        "folds": folds,
+        "bcubed_f1_mean": round(float(np.mean(scores)), 4) if scores else None,
+        "bcubed_f1_weighted": round(float(np.average(scores, weights=weights)), 4) if scores else None,
+        "bcubed_f1_min": round(min(scores), 4) if scores else None,
+        "thresholds": [f["threshold"] for f in folds],
+    }
 
 
 def run_face_bench(
@@ -91,6 +142,7 @@ def run_face_bench(
     analyzer: FaceAnalyzer,
     *,
     progress: Callable[[int, int], None] | None = None,
+    cross_validate: bool = False,
 ) -> dict[str, Any]:
     labels = read_labels(labels_csv)
     # Decoded lazily inside the timed run, as a user's photos would be.
@@ -117,4 +169,16 @@ def run_face_bench(
         "seconds": round(seconds, 2),
         "ms_per_image": round(1000 * seconds / max(len(labels), 1), 1),
         "missed": [row.file for row, key in zip(labels, run.labelled_keys, strict=True) if key is None],
+        **(
+            {
+                "cross_validated": leave_one_source_out(
+                    labels,
+                    run,
+                    analyzer,
+                    [round(analyzer.threshold + d, 4) for d in np.arange(-0.1, 0.1001, 0.005).tolist()],
+                )
+            }
+            if cross_validate
+            else {}
+        ),
     }

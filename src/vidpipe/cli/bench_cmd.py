@@ -53,17 +53,21 @@ def bench_faces(
     labels: Path = typer.Option(..., "--labels", help="CSV with file,identity"),
     detector: str | None = typer.Option(None, "--detector", help="Face detector model"),
     embedder: str | None = typer.Option(None, "--embedder", help="Face identity model"),
+    cross_validate: bool = typer.Option(
+        False, "--cross-validate", help="Also choose the threshold leaving one source folder out, scored on it"
+    ),
     model_dir: Path | None = ModelDir,
     as_json: bool = JsonOnly,
 ) -> None:
-    """Faces found and identity-grouping accuracy (BCubed, pairwise F1) on labelled photos."""
+    """Faces found and identity-grouping accuracy (BCubed, pairwise F1) on labelled photos; with
+    --cross-validate, also the figures on people the threshold never saw (leave one source out)."""
     from vidpipe.bench.faces import read_labels, run_face_bench
 
     _existing(images, "image folder")
     total = len(read_labels(_existing(labels, "labels file")))
     analyzer = FaceAnalyzer(detector, embedder, settings=settings_with(model_dir))
     with progress_bar("Faces", total, quiet=as_json) as tick:
-        result = run_face_bench(images, labels, analyzer, progress=tick)
+        result = run_face_bench(images, labels, analyzer, progress=tick, cross_validate=cross_validate)
     _report(result, as_json, "Face bench")
 
 
@@ -283,3 +287,51 @@ def bench_analyze(
             rounds=rounds,
         )
     _report(result, as_json, "Analyze bench")
+
+
+@app.command("registry")
+def bench_registry(
+    images: Path = typer.Option(..., "--images", help="Folder of photos (those with ground truth are used)"),
+    coco: Path = typer.Option(..., "--coco", help="COCO ground-truth JSON for those photos"),
+    asset_type: str | None = typer.Option(None, "--type", help="Type of every photo (default: guessed per photo)"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N photos"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """The registry the photos make, as one manifest, against their ground truth: asset precision
+    (assets that are a true object of their class), duplicates (true objects split over several
+    assets), people split or merged."""
+    from vidpipe.bench.registry import run_registry_bench
+
+    with err_console.status("Processing the photos as one manifest"):
+        result = run_registry_bench(
+            _existing(images, "image folder"),
+            _existing(coco, "COCO file"),
+            settings_with(model_dir),
+            asset_type=asset_type,
+            limit=limit,
+        )
+    _report(result, as_json, "Registry bench")
+
+
+@app.command("describe-offline")
+def bench_describe_offline(
+    images: Path = typer.Option(..., "--images", help="Folder the COCO file_name entries are relative to"),
+    coco: list[Path] = typer.Option(..., "--coco", help="COCO ground-truth JSON (repeat for several)"),
+    ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text with OCR where rapidocr is installed"),
+    max_crops: int | None = typer.Option(None, "--max-crops", min=1, help="Describe at most this many boxes"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """The offline describer on every usable ground-truth box: prompts that name the true class, prompts
+    with filler (percentages, probabilities, doubled words, hedges), word counts per type, and time."""
+    from vidpipe.bench.describe_offline import run_describe_offline_bench
+    from vidpipe.describe.describers.offline import OfflineDescriber
+
+    _existing(images, "image folder")
+    for path in coco:
+        _existing(path, "COCO file")
+    describer = OfflineDescriber.from_settings(settings_with(model_dir), ocr=ocr)
+    with progress_bar("Describing", 1, quiet=as_json) as tick:
+        result = run_describe_offline_bench(images, coco, describer, max_crops=max_crops, progress=tick)
+    _report(result, as_json, "Offline describe bench")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import typer
 
 from vidpipe.cli.common import console, objects_and_faces, open_app, settings_with
 from vidpipe.domain.enums import AssetType
-from vidpipe.fileio import atomic_write
 from vidpipe.imaging.draw import draw_detections, save_image
 from vidpipe.imaging.loading import load_image
 from vidpipe.inference.face_analysis import drop_animal_faces
@@ -37,7 +35,9 @@ def sample_photos() -> list[tuple[Path, str, AssetType]]:
 
 
 def demo(
-    out: Path = typer.Option(Path("vidpipe-demo"), "--out", help="Folder for previews, contact sheet and bible"),
+    out: Path = typer.Option(
+        Path("vidpipe-demo"), "--out", help="Folder for previews, contact sheet and bible (with its images)"
+    ),
     model_dir: Path | None = typer.Option(None, "--model-dir", help="Model folder (default: VIDPIPE_MODEL_DIR)"),
 ) -> None:
     """Build a manifest from sample photos, process it, and write what a person would look at."""
@@ -61,18 +61,17 @@ def demo(
         objects = detector.detect(image)
         found = objects_and_faces(objects, drop_animal_faces(faces.detect(image), objects))
         save_image(draw_detections(image, found), out / f"{path.stem}.detections.jpg")
+    # The bible as a bundle that travels: bible.md beside contact_sheet.jpg and assets/<TAG>/<n>.jpg,
+    # linked relatively, written whole and then moved in beside the previews.
     with open_app(model_dir) as ctx:
         view = manifests.show_manifest(ctx, manifest_id)
-        bible = manifests.export_manifest(ctx, manifest_id, "md")
-        if view.contact_sheet_key:
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ctx.store.path(view.contact_sheet_key), out / "contact_sheet.jpg")
-    with atomic_write(out / "bible.md") as handle:
-        handle.write((bible + "\n").encode("utf-8"))
+        manifests.export_bundle(ctx, manifest_id, "md", out, into=True)
     for asset in view.assets:
         console.print(
             f"  {asset.tag or '-':<9} {asset.asset_type.value:<12} {asset.name}  (quality {asset.quality_score})",
             highlight=False,
         )
     _print_stats(stats)
-    console.print(f"pictures and bible.md in {out}/; `vidpipe manifest show {manifest_id}` lists the registry")
+    console.print(
+        f"pictures, and bible.md with its images, in {out}/; `vidpipe manifest show {manifest_id}` lists the registry"
+    )

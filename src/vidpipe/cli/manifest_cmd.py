@@ -20,7 +20,6 @@ from vidpipe.cli.common import console, err_console, open_app, settings_with
 from vidpipe.cli.tables import narrow_table
 from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
-from vidpipe.fileio import atomic_write
 
 if TYPE_CHECKING:  # imported lazily at run time, so that `--help` stays fast
     from vidpipe.pipeline.run_stats import RunStats
@@ -483,20 +482,45 @@ def delete_asset_cmd(manifest_id: str = ManifestRef, tag: str = AssetRef) -> Non
 @app.command("export")
 def export(
     manifest_id: str = ManifestRef,
-    fmt: str = typer.Option("json", "--format", help="json (registry for other tools) or md (production bible)"),
-    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of standard output"),
+    fmt: str = typer.Option(
+        "json",
+        "--format",
+        help="json (registry for other tools), md (production bible), zip (both, with their images, in one "
+        "file) or pack (per asset: its best references and prompt.txt, to attach in a video generator)",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        help="Where to write: for json and md a new folder holding the document, contact_sheet.jpg and "
+        "assets/<TAG>/<n>.jpg, all linked relatively; for zip a .zip file; for pack a folder, or a zip if "
+        "the name ends in .zip. Its parent folder must exist. Without it, json and md print the document "
+        "(links as in the folder).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing file or non-empty folder at --output (once the new one is done)"
+    ),
+    max_refs: int = typer.Option(4, "--max-refs", min=1, help="pack: at most this many references per asset"),
 ) -> None:
-    """Export the registry as JSON or as a Markdown production bible."""
-    from vidpipe.services.manifests import export_manifest
+    """Export the registry as JSON, a Markdown production bible, a zip of both with their images, or a
+    reference pack. Nothing is half-written: the export is made beside the target and renamed into place."""
+    from vidpipe.pipeline.exports import EXPORT_FORMATS
+    from vidpipe.services.manifests import export_bundle, export_manifest
 
-    if fmt not in ("json", "md"):
-        raise VidpipeError(f"--format must be json or md, not {fmt!r}")
-    kind: Literal["json", "md"] = "json" if fmt == "json" else "md"
-    with open_app() as ctx:
-        text = export_manifest(ctx, manifest_id, kind)
+    chosen = next((f for f in EXPORT_FORMATS if f == fmt), None)
+    if chosen is None:
+        raise VidpipeError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
     if output is None:
-        print(text)
+        if fmt not in ("json", "md"):
+            raise VidpipeError(f"--format {fmt} writes files: give --output PATH")
+        kind: Literal["json", "md"] = "json" if fmt == "json" else "md"
+        with open_app() as ctx:
+            print(export_manifest(ctx, manifest_id, kind))
         return
-    with atomic_write(output) as handle:
-        handle.write((text + "\n").encode("utf-8"))
-    err_console.print(f"wrote {output}")
+    with open_app() as ctx:
+        result = export_bundle(ctx, manifest_id, chosen, output, max_refs=max_refs, force=force)
+    what = "zip" if result.archive else "folder"
+    err_console.print(
+        f"wrote {what} {escape(str(result.path))}: {result.files} files, {result.assets} assets, "
+        f"{result.bytes / 1e6:.1f} MB",
+        highlight=False,
+    )

@@ -95,6 +95,8 @@ class Asset(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     manifest_tag: Mapped[str | None] = mapped_column(String(32))  # CHAR_01...; set by the tagging step
     user_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What a run found about the asset beyond its views: {"wardrobe": ["tie", ...]} for a character.
+    attributes: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(Text)
     reverse_prompt: Mapped[str | None] = mapped_column(Text)
     visual_description: Mapped[str | None] = mapped_column(Text)

@@ -32,6 +32,10 @@ class DescribeRequest:
     it, if one did. ``landmarks`` are five face points (eyes, nose tip, mouth corners) in crop pixels.
     ``frame_fraction`` is the crop's area over the source photo's area, which tells the shot size;
     when it is missing and ``source_size`` (width, height) is given, it is computed from that.
+    ``accessories`` names wearable or held things detected on a person (COCO classes such as "tie",
+    "handbag", "umbrella", "cell phone"), for a CHARACTER; empty when nobody looked.
+    ``face_box`` (x1, y1, x2, y2 in crop pixels) says where the face is when the crop is a person or a
+    whole photo rather than a face crop; describers may find it themselves when it is missing.
     """
 
     image: np.ndarray[Any, Any]
@@ -43,6 +47,8 @@ class DescribeRequest:
     landmarks: np.ndarray[Any, Any] | None = None
     frame_fraction: float | None = None
     source_size: tuple[int, int] | None = None
+    accessories: tuple[str, ...] = ()
+    face_box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         image = self.image
@@ -67,6 +73,14 @@ class DescribeRequest:
             if self.frame_fraction is None:
                 area = image.shape[0] * image.shape[1] / (width * height)
                 object.__setattr__(self, "frame_fraction", min(1.0, area))
+        object.__setattr__(
+            self, "accessories", tuple(dict.fromkeys(a.strip() for a in self.accessories if a and a.strip()))
+        )
+        if self.face_box is not None:
+            x1, y1, x2, y2 = (float(v) for v in self.face_box)
+            if not (x2 > x1 and y2 > y1):
+                raise ValueError(f"face_box must be (x1, y1, x2, y2) with x2 > x1 and y2 > y1, got {self.face_box}")
+            object.__setattr__(self, "face_box", (x1, y1, x2, y2))
         if self.frame_fraction is not None and not 0.0 < self.frame_fraction <= 1.0 + 1e-6:
             raise ValueError(f"frame_fraction must be in (0, 1], got {self.frame_fraction}")
         if self.detection_confidence is not None and not 0.0 <= self.detection_confidence <= 1.0:

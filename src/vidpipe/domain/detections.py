@@ -170,3 +170,41 @@ class Detections:
                 row["landmarks"] = [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks[i]]
             rows.append(row)
         return rows
+
+
+def merge_parts(found: Detections, ios: float) -> Detections:
+    """Boxes of one class lying mostly inside one another (intersection over the smaller box at
+    least ``ios``) joined into their union, keeping the most confident part's confidence and row
+    data: a detector that sees one object as two overlapping halves then reports one object."""
+    n = len(found)
+    if n < 2:
+        return found
+    order = np.argsort(-found.confidence)
+    boxes = found.xyxy.astype(np.float64).copy()
+    keep: list[int] = []
+    absorbed = np.zeros(n, bool)
+    for i in order.tolist():
+        if absorbed[i]:
+            continue
+        for j in order.tolist():
+            if j == i or absorbed[j] or found.class_id[j] != found.class_id[i]:
+                continue
+            a, b = boxes[i], boxes[j]
+            iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+            ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+            smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+            if smaller > 0 and iw * ih / smaller >= ios:
+                boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                absorbed[j] = True
+        keep.append(i)
+    if not absorbed.any():
+        return found
+    kept = found[sorted(keep)]
+    return Detections(
+        xyxy=boxes[sorted(keep)].astype(np.float32),
+        confidence=kept.confidence,
+        class_id=kept.class_id,
+        class_names=kept.class_names,
+        landmarks=kept.landmarks,
+        data=kept.data,
+    )

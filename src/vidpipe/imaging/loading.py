@@ -6,7 +6,9 @@ What every loader here guarantees:
 * Every colour mode ends as 8-bit RGB; deeper images are rescaled, never clipped.
 * Transparent pixels are composited over white (see `_WHITE`).
 * Animated files (GIF, WebP, APNG) and multi-page files give their first frame.
-* Images above the pixel limit are refused after reading the header, before any pixel is decoded.
+* Images above the pixel limit are refused after reading the header, before any pixel is decoded, with
+  a message naming the file, its size, the limit and the setting that changes it; Pillow's own
+  decompression-bomb limit is kept above ours, so that it never decides first.
 * HEIC/HEIF works when ``pillow_heif`` (the ``heif`` extra) is installed.
 * Anything else wrong with the input (missing, empty, corrupt, not an image) is an `ImageLoadError`
   that names the input and says why; no Pillow or OS exception escapes.
@@ -18,6 +20,8 @@ import contextlib
 import functools
 import io
 import os
+import re
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import IO, TypeAlias
@@ -46,6 +50,10 @@ _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", 
 
 _CORRUPT = "file is truncated or corrupt"
 
+# The setting that holds vidpipe's own pixel limit (`VisionSettings.max_image_pixels`).
+PIXEL_LIMIT_SETTING = "VIDPIPE_VISION__MAX_IMAGE_PIXELS"
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
 
 def load_image(source: ImageSource, *, name: str | None = None, max_pixels: int | None = None) -> npt.NDArray[np.uint8]:
     """Load an image as an upright RGB array.
@@ -73,14 +81,11 @@ def load_pil(source: ImageSource, *, name: str | None = None, max_pixels: int | 
     """
     label = _label(source, name)
     limit = get_settings().vision.max_image_pixels if max_pixels is None else max_pixels
-    with _open(source, label) as img:
+    with _open(source, label, limit) as img:
+        # Image.open has read the header only: the size is known and no pixel has been decoded yet.
         width, height = img.size
         if width * height > limit:
-            raise ImageTooLargeError(
-                label,
-                f"image is {width}×{height} = {width * height:,} pixels, above the limit of {limit:,} "
-                "pixels (set VIDPIPE_VISION__MAX_IMAGE_PIXELS to allow larger images)",
-            )
+            raise ImageTooLargeError(label, _too_large(width, height, limit))
         try:
             with _no_pillow_bomb_warning():
                 img.load()
@@ -103,7 +108,7 @@ def image_size(source: ImageSource, *, name: str | None = None) -> tuple[int, in
         ImageLoadError: The input is missing, empty, unreadable, not an image, or has a corrupt header.
     """
     label = _label(source, name)
-    with _open(source, label) as img:
+    with _open(source, label, get_settings().vision.max_image_pixels) as img:
         width, height = img.size
         try:
             # The base-class method, because PngImageFile.getexif decodes the whole image to look for
@@ -120,23 +125,82 @@ def _label(source: ImageSource, name: str | None) -> str:
     return "<bytes>" if isinstance(source, bytes) else os.fspath(source)
 
 
+def _too_large(width: int, height: int, limit: int) -> str:
+    return (
+        f"image is {width}×{height} = {width * height:,} pixels, above vidpipe's limit of {limit:,} pixels "
+        f"(refused from its header, before decoding; set {PIXEL_LIMIT_SETTING} to allow larger images)"
+    )
+
+
+def _follow_our_limit(limit: int) -> None:
+    """Keep Pillow's own bomb limit at or above ours, so that ours is the one that decides.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and refuses, inside ``Image.open`` and with its own
+    wording, above twice that. Raised to at least our limit, its refusal can only come for an image over
+    twice ours, which ours refuses anyway (and `_open` re-words it). It is only ever raised, under a lock,
+    and stays the process-wide second line of defence for frames and tiles Pillow checks while decoding.
+    """
+    with _PILLOW_LIMIT_LOCK:
+        current = Image.MAX_IMAGE_PIXELS
+        if current is not None and current < limit:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
 @contextlib.contextmanager
-def _open(source: ImageSource, label: str) -> Iterator[Image.Image]:
+def _open(source: ImageSource, label: str, limit: int) -> Iterator[Image.Image]:
     """Open the image lazily (header only), turning every failure into an `ImageLoadError`."""
     _heif_available()  # registers the HEIF opener on first use
+    _follow_our_limit(limit)
     with _read(source, label) as fp:
         try:
             with _no_pillow_bomb_warning():
                 img = Image.open(fp)
         except Image.DecompressionBombError as exc:
-            # Pillow refuses a header claiming over twice its own limit (~179 Mpx) before ours can run.
-            raise ImageTooLargeError(label, f"image is too large to decode safely ({exc})") from exc
+            # The header claims over twice Pillow's limit, so over twice ours: say it in our words.
+            raise ImageTooLargeError(label, _bomb_reason(fp, exc, limit)) from exc
         except UnidentifiedImageError as exc:
             raise ImageLoadError(label, _unrecognised(fp)) from exc
         except Exception as exc:
             raise ImageLoadError(label, _CORRUPT) from exc
         with img:
             yield img
+
+
+def _bomb_reason(fp: IO[bytes], exc: Image.DecompressionBombError, limit: int) -> str:
+    """Our refusal for a header Pillow's ``Image.open`` refused as a decompression bomb."""
+    size = _declared_size(fp)
+    if size is not None and size[0] * size[1] > limit:
+        return _too_large(size[0], size[1], limit)
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    claimed = f"{int(pixels[1]):,} pixels" if pixels else "more pixels than Pillow allows"
+    return (
+        f"image is {claimed}, above vidpipe's limit of {limit:,} pixels or Pillow's own "
+        f"(refused from its header, before decoding; set {PIXEL_LIMIT_SETTING} to allow larger images)"
+    )
+
+
+def _declared_size(fp: IO[bytes]) -> tuple[int, int] | None:
+    """The width and height a header declares, read with Pillow's registered format openers as
+    ``Image.open`` does but without its bomb check (which has just refused it); None if none reads it."""
+    try:
+        fp.seek(0)
+        prefix = fp.read(16)
+        Image.init()
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            accepted = not accept or accept(prefix)
+            if isinstance(accepted, str) or not accepted:
+                continue
+            fp.seek(0)
+            try:
+                with _no_pillow_bomb_warning():
+                    opened = factory(fp, "")
+            except Exception:  # not this format (or refused again): try the next
+                continue
+            return opened.size
+    except Exception:
+        return None
+    return None
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from vidpipe.db.models import (
     Upload,
 )
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
+from vidpipe.domain.detections import merge_parts
 from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
@@ -167,7 +168,7 @@ class ManifestRunner:
     def _step_detect(self, state: RunState, tracker: RunTracker) -> None:
         for n, upload in enumerate(state.uploads, 1):
             image = state.images[upload.id]
-            objects = self.toolkit.detector.detect(image)
+            objects = merge_parts(self.toolkit.detector.detect(image), rules.SAME_OBJECT_PARTS_IOS)
             state.objects[upload.id] = objects
             state.face_boxes[upload.id] = self.toolkit.faces.detect(image, objects)
             for i in range(len(objects)):
@@ -259,6 +260,7 @@ class ManifestRunner:
                 landmarks=asset.primary.landmarks,
                 frame_fraction=asset.primary.frame_fraction,
                 source_size=(asset.primary.upload.width, asset.primary.upload.height),
+                accessories=tuple(asset.wardrobe),
             )
             for asset in todo
         ]
@@ -393,6 +395,7 @@ def apply_plan(asset: Asset, planned: PlannedAsset, order: int) -> None:
     asset.upload_id = planned.upload.id if planned.upload else None
     asset.detection_class = planned.primary.class_name if planned.primary.kind != "photo" else None
     asset.detection_confidence = planned.primary.confidence
+    asset.attributes = {"wardrobe": list(planned.wardrobe)} if planned.wardrobe else None
     if planned.pinned:
         return  # the user's own primary reference, and the description made from it, stay
     asset.is_face_crop = planned.primary.kind == "face"

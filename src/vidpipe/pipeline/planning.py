@@ -68,6 +68,7 @@ class PlannedAsset:
     tag: str | None = None
     previous: Asset | None = None
     user_name: str | None = None  # the name the user gave `previous`; set by `match_previous`
+    wardrobe: list[str] = field(default_factory=list)  # things a character wears or carries
 
     @property
     def primary(self) -> Crop:
@@ -252,6 +253,31 @@ def _first_in_photos(crop: Crop) -> tuple[int, float, float]:
     return (-place[0], -place[1], -place[2])
 
 
+def _central_prominence(crop: Crop) -> float:
+    """Size times closeness to the photo's centre: the face a portrait is about (the person the
+    user named stands in the middle; a bigger face at the edge is someone beside them)."""
+    x1, y1, x2, y2 = crop.box
+    w, h = crop.upload.width, crop.upload.height
+    dx, dy = (x1 + x2) / 2 - w / 2, (y1 + y2) / 2 - h / 2
+    closeness = 1.0 - min(1.0, float(np.hypot(dx, dy) / (0.5 * np.hypot(w, h))))
+    return float(crop.prominence * closeness)
+
+
+def _named_face(upload: Upload, faces: list[Crop], state: RunState, person_of: dict[str, int]) -> Crop:
+    """The face a CHARACTER photo's name belongs to: the one whose identity is also in the other
+    CHARACTER photos of the same name, else the most central and prominent one."""
+    others = {
+        person_of[f.key]
+        for f in state.faces
+        if f.upload.id != upload.id
+        and f.upload.asset_type is AssetType.CHARACTER
+        and f.upload.name.strip().lower() == upload.name.strip().lower()
+        and f.key in person_of
+    }
+    known = [f for f in faces if person_of.get(f.key) in others]
+    return max(known or faces, key=lambda c: (_central_prominence(c), _first_in_photos(c)))
+
+
 def _best(crops: list[Crop]) -> Crop:
     return max(crops, key=lambda c: (c.prominence, _first_in_photos(c)))
 
@@ -274,7 +300,7 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
         objects = [c for c in state.objects_crops if c.upload.id == upload.id]
         if upload.asset_type is AssetType.CHARACTER:
             if faces:
-                person = person_of[_best(faces).key]
+                person = person_of[_named_face(upload, faces, state, person_of).key]
                 if person in people_assets:  # the same person in another CHARACTER photo
                     continue
                 members = state.people[person]
@@ -324,10 +350,13 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
     # Objects: the same object across photos becomes one asset (same class, similar embedding).
     primary_keys = {c.key for c in primary_objects.values()}
     by_primary = {a.primary.key: a for a in planned if a.primary.key in primary_keys}
+    worn = _worn_by(state, planned, keep=primary_keys | confirmed)
     candidates = [
         c
         for c in state.objects_crops
         if c.kind == "object"
+        and c.key not in worn
+        and (c.key in by_primary or c.key in confirmed or c.frame_fraction < rules.SETTING_MIN_AREA_FRACTION)
         and (c.key in by_primary or not dismissed(c))
         and (
             c.key in by_primary
@@ -341,8 +370,10 @@ def plan_assets(state: RunState, same_object_threshold: float) -> list[PlannedAs
     ]
     for class_name in sorted({c.class_name or "" for c in candidates}):
         same_class = [c for c in candidates if c.class_name == class_name]
+        # Each crop is its own "photo" here: unlike two faces, two near-identical things in one
+        # photo (a pair of glasses on a table) are one asset for a production.
         items = [
-            FaceItem(key=c.key, photo=str(c.upload.id), embedding=c.embedding, quality=c.prominence)
+            FaceItem(key=c.key, photo=c.key, embedding=c.embedding, quality=c.prominence)
             for c in same_class
             if c.embedding is not None
         ]
@@ -384,6 +415,36 @@ def chosen_first(planned: list[PlannedAsset], chosen: Sequence[tuple[uuid.UUID, 
             asset.crops.remove(pick)
             asset.crops.insert(0, pick)
     return planned
+
+
+def _inside(inner: Sequence[float], outer: Sequence[float]) -> float:
+    """The share of ``inner``'s box that lies inside ``outer``."""
+    iw = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    ih = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = max(0.0, inner[2] - inner[0]) * max(0.0, inner[3] - inner[1])
+    return iw * ih / area if area > 0 else 0.0
+
+
+def _worn_by(state: RunState, planned: list[PlannedAsset], keep: set[str] | frozenset[str]) -> set[str]:
+    """Keys of worn or carried things (inside a person's box) that are wardrobe, not assets; each is
+    added to the wardrobe of the character whose face is inside that person's box. ``keep`` are
+    crops that stay candidates anyway (the subject of the user's photo, or judged by the user)."""
+    character_of = {c.key: a for a in planned if a.asset_type is AssetType.CHARACTER for c in a.crops}
+    worn: set[str] = set()
+    for crop in state.objects_crops:
+        if crop.kind != "object" or crop.class_name not in rules.WORN_CLASSES or crop.key in keep:
+            continue
+        people = [c for c in state.objects_crops if c.upload.id == crop.upload.id and c.kind == "person"]
+        holder = max(people, key=lambda p: _inside(crop.box, p.box), default=None)
+        if holder is None or _inside(crop.box, holder.box) < rules.WORN_INSIDE_PERSON:
+            continue
+        worn.add(crop.key)
+        faces = [f for f in state.faces if f.upload.id == crop.upload.id and _inside(f.box, holder.box) >= 0.8]
+        owner = next((character_of[f.key] for f in faces if f.key in character_of), None)
+        owner = owner or character_of.get(holder.key)
+        if owner is not None and crop.class_name and crop.class_name not in owner.wardrobe:
+            owner.wardrobe.append(crop.class_name)
+    return worn
 
 
 def _place(crop: Crop) -> tuple[int, float, float]:

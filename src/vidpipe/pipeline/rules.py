@@ -32,6 +32,19 @@ PROP_CLASSES = frozenset(
         "hair drier", "toothbrush", "remote", "mouse", "clock", "vase", "laptop", "keyboard",
     }
 )  # fmt: skip
+# Worn or carried by a person: part of that CHARACTER's wardrobe (named in its description, kept
+# as its attributes), not an asset of its own, unless the user's photo is of that thing.
+WORN_CLASSES = frozenset(
+    {"tie", "backpack", "handbag", "umbrella", "suitcase", "cell phone", "sports ball", "baseball glove",
+     "tennis racket", "frisbee", "skis", "snowboard", "skateboard", "surfboard", "baseball bat"}
+)  # fmt: skip
+# A thing counts as worn when this much of its box lies inside a person's box.
+WORN_INSIDE_PERSON = 0.6
+# A detection covering at least this share of its photo is the setting, not an object to extract.
+SETTING_MIN_AREA_FRACTION = 0.5
+# Two boxes of one class, one mostly inside the other (intersection over the smaller box), are
+# parts of one object (a bike seen as two half-bikes): they are one box.
+SAME_OBJECT_PARTS_IOS = 0.6
 # A detection must clear these to become an extracted asset.
 EXTRACT_MIN_CONFIDENCE = 0.6
 EXTRACT_MIN_SIDE_PX = 48

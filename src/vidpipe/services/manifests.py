@@ -19,6 +19,16 @@ from vidpipe.domain.enums import AssetType, ManifestStatus
 from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.exports import (
+    DEFAULT_MAX_REFS,
+    EXPORT_FORMATS,
+    ExportFormat,
+    ExportResult,
+    archive_name,
+    build_bundle,
+    write_bundle,
+    write_into,
+)
 from vidpipe.pipeline.registry import registry_json, registry_markdown
 from vidpipe.pipeline.uploads import PhotoIn, Refusal, add_photos
 from vidpipe.services.views import IntakeResult, ManifestSummary, ManifestView, PhotoNote, UploadView
@@ -193,7 +203,8 @@ def remove_upload(ctx: AppContext, ref: str, upload_id: str) -> ManifestSummary:
 
 
 def export_manifest(ctx: AppContext, ref: str, fmt: Literal["json", "md"]) -> str:
-    """The registry as JSON (for other tools) or as a Markdown production bible."""
+    """The registry as JSON (for other tools) or as a Markdown production bible, its files linked by
+    paths relative to the document, as they lie in the bundle `export_bundle` writes."""
     if fmt not in ("json", "md"):
         raise VidpipeError(f"export format must be json or md, not {fmt!r}")
     with ctx.factory() as session:
@@ -201,3 +212,43 @@ def export_manifest(ctx: AppContext, ref: str, fmt: Literal["json", "md"]) -> st
         if fmt == "json":
             return json.dumps(registry_json(manifest, ctx.store), indent=2, ensure_ascii=False)
         return registry_markdown(manifest, ctx.store)
+
+
+def export_bundle(
+    ctx: AppContext,
+    ref: str,
+    fmt: ExportFormat,
+    output: Path,
+    *,
+    max_refs: int = DEFAULT_MAX_REFS,
+    force: bool = False,
+    into: bool = False,
+) -> ExportResult:
+    """Write the registry where it can travel (see `vidpipe.pipeline.exports` for the formats): ``md`` or
+    ``json`` a folder with the document and its images, ``zip`` one zip with both documents, ``pack`` a
+    folder per asset with its best ``max_refs`` references and ``prompt.txt`` (a zip if ``output`` ends in
+    .zip). An existing ``output`` is refused unless ``force``; nothing is left half-written. With ``into``
+    (folder formats only) the files go into ``output`` beside what is there, replacing their namesakes."""
+    if fmt not in EXPORT_FORMATS:
+        raise VidpipeError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        bundle = build_bundle(manifest, ctx.store, fmt, max_refs=max_refs)
+    if into:
+        if fmt == "zip":
+            raise VidpipeError("a zip export is one file: it cannot be written into a folder")
+        return write_into(bundle, ctx.store, output)
+    return write_bundle(bundle, ctx.store, output, force=force)
+
+
+def export_archive(
+    ctx: AppContext, ref: str, fmt: Literal["zip", "pack"], folder: Path, *, max_refs: int = DEFAULT_MAX_REFS
+) -> ExportResult:
+    """The registry (``zip``) or the reference pack (``pack``) as a zip in ``folder``, named after the
+    manifest in a file-name-safe alphabet (for a download)."""
+    if fmt not in ("zip", "pack"):
+        raise VidpipeError(f"an archive export is zip or pack, not {fmt!r}")
+    with ctx.factory() as session:
+        manifest = manifests_repo.find_manifest(session, ref)
+        bundle = build_bundle(manifest, ctx.store, fmt, max_refs=max_refs)
+    return write_bundle(bundle, ctx.store, folder / archive_name(bundle.title, fmt))

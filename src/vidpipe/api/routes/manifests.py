@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from vidpipe.api.deps import file_url, get_ctx
 from vidpipe.api.progress_cache import progress_cache
@@ -37,6 +39,7 @@ from vidpipe.api.schemas import (
 from vidpipe.app import AppContext
 from vidpipe.domain.enums import AssetType
 from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.exports import DEFAULT_MAX_REFS, ExportFormat
 from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
 from vidpipe.services import assets, manifests, runs, search
 
@@ -274,3 +277,51 @@ async def search_photo(
     async with received_file(file, "vidpipe-search-") as path:
         hits = await run_in_threadpool(search.search_image, ctx, manifest_id, path, min_score=min_score)
     return [HitOut(asset=AssetOut.of(h.asset, file_url), score=h.score) for h in hits]
+
+
+@router.get(
+    "/{manifest_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "json: the registry; md: the production bible; zip and pack: a zip to download",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+def export_manifest(
+    manifest_id: str,
+    ctx: Ctx,
+    format: Annotated[
+        ExportFormat,
+        Query(
+            description="json (registry), md (production bible): the document, its files linked relatively as "
+            "in the zip; zip: both documents with their images; pack: per asset its best references and "
+            "prompt.txt"
+        ),
+    ] = "json",
+    max_refs: Annotated[int, Query(ge=1, le=50, description="pack: at most this many references per asset")] = (
+        DEFAULT_MAX_REFS
+    ),
+) -> Response:
+    """The registry exported: a document, or a zip sent as an attachment under a safe file name."""
+    if format == "json" or format == "md":
+        text = manifests.export_manifest(ctx, manifest_id, format)
+        media = "application/json" if format == "json" else "text/markdown; charset=utf-8"
+        return Response(text, media_type=media)
+    work = tempfile.mkdtemp(prefix="vidpipe-export-")
+    try:
+        result = manifests.export_archive(ctx, manifest_id, format, Path(work), max_refs=max_refs)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(
+        result.path,
+        media_type="application/zip",
+        filename=result.path.name,
+        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+    )
