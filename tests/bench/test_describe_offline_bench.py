@@ -83,7 +83,7 @@ def test_the_bench_reports_every_key_and_clean_prompts(settings: Settings, data_
     assert set(REPORT_KEYS) <= set(result)
     assert result["crops"] == 4
     assert result["class_named_share"] == 1.0, result["unnamed_examples"]
-    assert result["filler_share"] == 0.0, result["filler_examples"]
+    assert result["filler_share"] == 0.0 and result["bible_percentage_share"] == 0.0, result["filler_examples"]
     counts = result["word_counts"]
     assert set(counts) == {"CHARACTER", "VEHICLE", "PROP", "OBJECT"}
     assert counts["CHARACTER"]["prompt_range"] == [100, 150] and counts["VEHICLE"]["crops"] == 1

@@ -10,8 +10,9 @@ pipeline may pass detections.
 
 Reported: the share of prompts that name the true class (or a synonym or refinement of it), the
 share with filler (a percentage, a probability, a word or phrase repeated back to back, or a hedge
-such as "possibly" or "reads as"), word counts per type against the design's ranges, the number of
-crops, the seconds taken and a few example prompts.
+such as "possibly" or "reads as"), the share of production-bible texts that print a percentage,
+word counts per type against the design's ranges, the number of crops, the seconds taken and a few
+example prompts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ REPORT_KEYS = (
     "crops",
     "class_named_share",
     "filler_share",
+    "bible_percentage_share",
     "filler_kinds",
     "word_counts",
     "seconds",
@@ -165,6 +167,7 @@ def run_describe_offline_bench(
 
     prompts: list[tuple[str, AssetType, str]] = []
     bible_words: dict[str, list[int]] = {}
+    bible_percentages = 0
     loaded: dict[Path, Any] = {}
     start = time.perf_counter()
     for done, (path, (x, y, w, h), class_name, everything) in enumerate(jobs, 1):
@@ -188,6 +191,7 @@ def run_describe_offline_bench(
         description = describer.describe(request)
         prompts.append((class_name, asset_type, description.reverse_prompt))
         bible_words.setdefault(asset_type.value, []).append(len(words_of(description.visual_description)))
+        bible_percentages += bool(_PERCENT.search(description.visual_description))
         if progress is not None:
             progress(done, len(jobs))
     seconds = time.perf_counter() - start
@@ -217,6 +221,7 @@ def run_describe_offline_bench(
         "crops": len(prompts),
         "class_named_share": round(sum(named) / len(prompts), 3),
         "filler_share": round(sum(bool(f) for f in filler) / len(prompts), 3),
+        "bible_percentage_share": round(bible_percentages / len(prompts), 3),
         "filler_kinds": {
             kind: sum(any(f.startswith(kind) for f in found) for found in filler)
             for kind in ("percentage", "probability", "repeated", "hedge")

@@ -122,10 +122,12 @@ LIGHT_SIDE_L = 9.0  # one half of a face (or thing) this much brighter in L*: li
 # People. Distances are in eye distances (d) from the eyes' midpoint; a head is about HEAD_D of them.
 HEAD_D = 3.4
 SKIN_DE = 14.0  # pixels within this (weighted) ΔE of the measured skin are skin, not hair or cloth
+HAIR_SKIN_DE = 14.0  # in the hair region, skin (the forehead) is what lies within this ΔE of the cheeks
 HAIR_MIN_SHARE = 0.3  # the hair region must be at least this much not-skin to name a hair colour
 HAIR_SIDE_SHARE = 0.4  # beside the jaw, this much hair-coloured on both sides: long hair
 CLOTH_MIN_SHARE = 0.3  # a clothing region must be at least this much not-skin to name a colour
 BARE_SHARE = 0.6  # ...and at least this much skin reads as bare skin
+BARE_GENERIC_SHARE = 0.5  # ...when the generic skin-colour test agrees on at least this much of it
 
 # Things: foreground is what differs from the border by this ΔE (weighted, as colour_name).
 FOREGROUND_DE = 18.0
@@ -638,7 +640,7 @@ def _find_face(rgb: Array) -> _Face | None:
     """The face in a person crop without landmarks: the biggest skin blob high in the crop."""
     h, w = rgb.shape[:2]
     raw: Array = _skin_mask(rgb).astype(np.uint8)
-    raw[int(h * 0.6) :] = 0
+    raw[int(h * (0.45 if h / w >= 1.3 else 0.6)) :] = 0  # a standing person's head is near the top
     mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     best: tuple[float, int] | None = None
@@ -646,9 +648,9 @@ def _find_face(rgb: Array) -> _Face | None:
         x, y, bw, bh, area = (int(v) for v in stats[index])
         if area < 0.002 * h * w or area < 12 or bw < 4:
             continue
-        if not 0.6 <= bh / bw <= 2.6 or area / (bw * bh) < 0.35 or bw > 0.8 * w:
+        if not 0.6 <= bh / bw <= 2.6 or area / (bw * bh) < 0.35 or bw > 0.5 * w:
             continue
-        score = area * (1.0 - y / h)
+        score = area * (1.0 - y / h) ** 2
         if best is None or score > best[0]:
             best = (score, index)
     if best is None:
@@ -722,8 +724,14 @@ def hair_colour(lab: Array) -> str | None:
     return "platinum blonde" if chroma < 16 else "blonde"
 
 
-def measure_person(rgb: Array, request: DescribeRequest, background: Background) -> PersonLook:
-    """Hair, skin, clothing by body region, shot size and light side of a person crop (analysis scale)."""
+def measure_person(
+    rgb: Array, request: DescribeRequest, background: Background, body: Array | None = None
+) -> PersonLook:
+    """Hair, skin, clothing by body region, shot size and light side of a person crop (analysis scale).
+
+    ``body`` (H×W bool at ``rgb``'s size) marks the person's own pixels in a person crop: clothing is
+    sampled across the whole width of each body band inside it, so that a leaning or off-centre
+    person is still measured on their clothes, not on what is beside them."""
     h, w = rgb.shape[:2]
     scale = w / request.image.shape[1]
     lab = _to_lab(rgb)
@@ -752,18 +760,31 @@ def measure_person(rgb: Array, request: DescribeRequest, background: Background)
     upper: tuple[str, ...] = ()
     lower: tuple[str, ...] = ()
     upper_bare = lower_bare = False
-    generic_skin = _skin_mask(rgb)
+    generic_skin = _skin_mask(rgb)[..., None].astype(np.float32)
 
-    def clothing(pixels: Array, skin_ref: Array | None, raw_mask_share: float) -> tuple[tuple[str, ...], bool]:
+    def clothing(
+        box: tuple[float, float, float, float], skin_ref: Array | None, band: tuple[float, float] | None = None
+    ) -> tuple[tuple[str, ...], bool]:
+        """The clothing colours in a body region (skin left out), or that the region is bare skin.
+        With a body mask, the ``band`` of rows (top, bottom) across the whole crop inside the mask."""
+        pixels = skin_pixels = np.zeros((0, 3), np.float32)
+        if body is not None and band is not None:
+            pixels = _pixels(lab, 0, band[0], w, band[1], mask=body)
+            skin_pixels = _pixels(generic_skin, 0, band[0], w, band[1], mask=body)
+        if len(pixels) < 20:
+            pixels = _pixels(lab, *box)
+            skin_pixels = _pixels(generic_skin, *box)
         if len(pixels) < 20:
             return (), False
+        generic = float(skin_pixels.mean())
         if skin_ref is not None:
             is_skin = _delta(pixels, skin_ref) < SKIN_DE
             share = float(is_skin.mean())
-        else:
+        else:  # no measured skin colour: the generic skin-colour test decides alone
             is_skin = np.zeros(len(pixels), bool)
-            share = raw_mask_share
-        if share >= BARE_SHARE:
+            share = generic
+        # Bare skin must pass both tests: beige or tan cloth can match a measured skin colour.
+        if share >= BARE_SHARE and generic >= BARE_GENERIC_SHARE:
             return (), True
         cloth = pixels[~is_skin]
         if len(cloth) < 20 or len(cloth) < CLOTH_MIN_SHARE * len(pixels):
@@ -776,7 +797,8 @@ def measure_person(rgb: Array, request: DescribeRequest, background: Background)
         bottom = min(face.eye_y + 0.7 * d, face.mouth_y - 0.15 * d)
         skin_pixels = _pixels(lab, face.cx - 0.6 * d, face.eye_y + 0.25 * d, face.cx + 0.6 * d, bottom)
         if len(skin_pixels) >= 12:
-            low, high = np.percentile(skin_pixels[:, 0], [20, 90])
+            # The brighter half: glasses, brows, beard and shadows are darker than the skin they cover.
+            low, high = np.percentile(skin_pixels[:, 0], [40, 92])
             middle = skin_pixels[(skin_pixels[:, 0] >= low) & (skin_pixels[:, 0] <= high)]
             candidate = np.median(middle if len(middle) else skin_pixels, axis=0)
             skin = skin_tone(candidate)
@@ -790,9 +812,15 @@ def measure_person(rgb: Array, request: DescribeRequest, background: Background)
         # Hair: above the eyebrows, inside the head's width; skin (forehead) left out.
         region = _pixels(lab, face.cx - 0.8 * d, face.eye_y - 1.55 * d, face.cx + 0.8 * d, face.eye_y - 0.8 * d)
         if len(region) >= 20:
-            not_skin = region if skin_lab is None else region[_delta(region, skin_lab) >= SKIN_DE]
+            not_skin = region if skin_lab is None else region[_delta(region, skin_lab) >= HAIR_SKIN_DE]
             if len(not_skin) >= HAIR_MIN_SHARE * len(region):
-                hair_lab = dominant_colours(not_skin, k=2)[0][2]
+                ranked = dominant_colours(not_skin, k=2)
+                # Forehead in other light can pass the skin test; of two colours, hair is the one
+                # further from the skin when the larger one is close to it.
+                hair_lab = ranked[0][2]
+                near_skin = skin_lab is not None and float(_delta(hair_lab[None, :], skin_lab)[0]) < 2 * HAIR_SKIN_DE
+                if near_skin and len(ranked) > 1 and ranked[1][1] >= 0.25:
+                    hair_lab = ranked[1][2]
                 hair = hair_colour(hair_lab)
                 hair_length = _hair_length(lab, face, hair_lab, background) if hair else None
         if skin_lab is not None:
@@ -802,34 +830,23 @@ def measure_person(rgb: Array, request: DescribeRequest, background: Background)
             right = right[_delta(right, skin_lab) < 2 * SKIN_DE][:, 0] if len(right) else right
             light_side = _light_side(np.asarray(left), np.asarray(right))
         if request.is_face:
+            # A face crop shows only the neckline below the chin: its colour, never "bare".
             top = face.chin + 0.15 * d
             if h - top >= 0.35 * d:
-                pixels = _pixels(lab, face.cx - 0.9 * d, top, face.cx + 0.9 * d, h)
-                upper, _ = clothing(pixels, skin_lab, 0.0)
+                upper, _ = clothing((face.cx - 0.9 * d, top, face.cx + 0.9 * d, h), skin_lab)
         else:
-            top = face.chin + 0.2 * head
-            pixels = _pixels(lab, face.cx - 0.5 * head, top, face.cx + 0.5 * head, face.chin + 1.9 * head)
-            raw = _pixels(
-                generic_skin[..., None].astype(np.float32),
-                face.cx - 0.5 * head,
-                top,
-                face.cx + 0.5 * head,
-                face.chin + 1.9 * head,
-            )
-            upper, upper_bare = clothing(pixels, skin_lab, float(raw.mean()) if len(raw) else 0.0)
+            # A head is HEAD_D eye distances; the torso runs about two heads below the chin, the
+            # legs from two and a half heads down; both are sampled near the body's middle line.
+            chest = (face.cx - 0.5 * head, face.chin + 0.2 * head, face.cx + 0.5 * head, face.chin + 1.9 * head)
+            upper, upper_bare = clothing(chest, skin_lab, (chest[1], chest[3]))
             if h - (face.chin + 2.6 * head) >= 0.8 * head:
-                box = (face.cx - 0.4 * head, face.chin + 2.6 * head, face.cx + 0.4 * head, face.chin + 4.6 * head)
-                raw = _pixels(generic_skin[..., None].astype(np.float32), *box)
-                lower, lower_bare = clothing(_pixels(lab, *box), skin_lab, float(raw.mean()) if len(raw) else 0.0)
+                legs = (face.cx - 0.4 * head, face.chin + 2.6 * head, face.cx + 0.4 * head, face.chin + 4.6 * head)
+                lower, lower_bare = clothing(legs, skin_lab, (legs[1], legs[3]))
     elif not request.is_face:
         # No face to go by: clothing by bands of the crop, skin by colour alone.
         tall = h / w >= 1.8
         bands = [(0.22, 0.5), (0.58, 0.86)] if tall else [(0.4, 0.9)]
-        found: list[tuple[tuple[str, ...], bool]] = []
-        for y0, y1 in bands:
-            box = (0.3 * w, y0 * h, 0.7 * w, y1 * h)
-            raw = _pixels(generic_skin[..., None].astype(np.float32), *box)
-            found.append(clothing(_pixels(lab, *box), None, float(raw.mean()) if len(raw) else 0.0))
+        found = [clothing((0.3 * w, y0 * h, 0.7 * w, y1 * h), None, (y0 * h, y1 * h)) for y0, y1 in bands]
         upper, upper_bare = found[0]
         if len(found) > 1:
             lower, lower_bare = found[1]
@@ -1245,15 +1262,19 @@ def _no_repeats(text: str) -> str:
     return text
 
 
-def _compose(parts: Sequence[tuple[int, str]], extras: Sequence[str], low: int, high: int, *, lead: str = "") -> str:
-    """Sentences (priority, text) in order, extra phrases added until ``low`` words, then the least
-    important sentences dropped (highest priority number, latest first) until at most ``high``."""
+def _compose(
+    parts: Sequence[tuple[int, str]], extras: Sequence[str], low: int, high: int, *, lead: str = "", joiner: str = ", "
+) -> str:
+    """Sentences (priority, text) in order, extra phrases (joined by ``joiner`` into one last sentence)
+    added until ``low`` words, then the least important sentences dropped (highest priority number,
+    latest first) until at most ``high``. A sentence that starts with ``lead`` (the user's name) keeps
+    its case; the others start with a capital."""
     kept = [(p, s.strip().rstrip(".")) for p, s in parts if s and s.strip()]
 
     def render(items: list[tuple[int, str]], more: list[str]) -> str:
         sentences = [s for _, s in items]
         if more:
-            sentences.append(", ".join(more))
+            sentences.append(joiner.join(more))
         out = []
         for sentence in sentences:
             if not (lead and sentence.startswith(lead)):
@@ -1453,15 +1474,14 @@ class OfflineDescriber(Describer):
         return tuple(unique[:OCR_MAX_STRINGS])
 
     def _face_in(self, image: Array) -> tuple[tuple[float, float, float, float], Array | None] | None:
-        """The main face of a person crop: the most confident one whose centre is in the upper 60 %."""
+        """The main face of a person crop: the most confident (times larger) one in its upper 60 %,
+        searched there alone so that a small face keeps more of the detector's input."""
         assert self.faces is not None
-        found = self.faces.detect(image, tiling=False)
-        h = image.shape[0]
+        top = image[: max(1, math.ceil(0.6 * image.shape[0]))]
+        found = self.faces.detect(np.ascontiguousarray(top), tiling=False)
         best: tuple[float, int] | None = None
         for i in range(len(found)):
             x1, y1, x2, y2 = (float(v) for v in found.xyxy[i])
-            if (y1 + y2) / 2 > 0.6 * h:
-                continue
             score = float(found.confidence[i]) * (x2 - x1) * (y2 - y1)
             if best is None or score > best[0]:
                 best = (score, i)
@@ -1495,7 +1515,16 @@ class OfflineDescriber(Describer):
                 if found is not None:
                     request = dataclasses.replace(request, face_box=found[0], landmarks=found[1])
                 parts.append(self.faces.name)
-            person = measure_person(_shrink(image, PERSON_SIDE), request, background)
+            large = _shrink(image, PERSON_SIDE)
+            body = None
+            if not request.is_face:
+                h, w = small.shape[:2]
+                margin = 0.083 if request.detection_class else 0.03
+                my, mx = round(h * margin), round(w * margin)
+                found_body = _foreground(small, (mx, my, w - 2 * mx, h - 2 * my), ring)
+                size = (large.shape[1], large.shape[0])
+                body = cv2.resize(found_body.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            person = measure_person(large, request, background, body)
         elif request.asset_type in (AssetType.ENVIRONMENT, AssetType.STYLE):
             scene = measure_scene(small)
         else:
@@ -1637,6 +1666,9 @@ class OfflineDescriber(Describer):
             "natural skin shading",
             "believable fabric texture",
             "steady, unhurried camera",
+            "natural posture",
+            "even, flattering light across the face",
+            "lifelike eyes with clear catchlights",
         ]
         low, high = WORD_RANGES[AssetType.CHARACTER][0]
         prompt = _compose(parts, pool, low, high, lead=request.name)
@@ -1677,7 +1709,7 @@ class OfflineDescriber(Describer):
             "new shots should match the hairline and the outline of the face",
         ]
         blow, bhigh = WORD_RANGES[AssetType.CHARACTER][1]
-        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name)
+        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name, joiner="; ")
         return prompt, bible
 
     # .. things
@@ -1760,7 +1792,7 @@ class OfflineDescriber(Describer):
         ]
         bible_pool = [f"seen in the reference {background}", f"under {_light_words(m.lighting)}"]
         blow, bhigh = WORD_RANGES[request.asset_type][1]
-        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name)
+        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name, joiner="; ")
         return prompt, bible
 
     # .. places
@@ -1830,7 +1862,7 @@ class OfflineDescriber(Describer):
             "props may move, but the fixed architecture and horizon should not",
         ]
         blow, bhigh = WORD_RANGES[AssetType.ENVIRONMENT][1]
-        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name)
+        bible = _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name, joiner="; ")
         return prompt, bible
 
     def _style(self, request: DescribeRequest, m: Measurements) -> tuple[str, str]:
@@ -1901,7 +1933,7 @@ class OfflineDescriber(Describer):
             "accent colours should stay as rare as they are here",
         ]
         blow, bhigh = WORD_RANGES[AssetType.STYLE][1]
-        return prompt, _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name)
+        return prompt, _compose(bible_parts, bible_pool, blow, bhigh, lead=request.name, joiner="; ")
 
     def _suggested_name(self, request: DescribeRequest, m: Measurements, kind: str) -> str:
         if request.name:
