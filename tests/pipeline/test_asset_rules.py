@@ -48,6 +48,9 @@ def test_ties_in_press_photos_are_the_characters_wardrobe(app_ctx: AppContext, d
     assert not [a for a in assets if a.detection_class == "tie"], [(a.tag, a.name) for a in assets]
     president = next(a for a in assets if a.name == "The President")
     assert "tie" in _attributes(app_ctx, president).get("wardrobe", [])
+    # Described from the whole person around the face: the clothes and the tie are in the words.
+    prompt = (president.reverse_prompt or "").lower()
+    assert "tie" in prompt and "upper body" in prompt, prompt
 
 
 def test_a_tie_the_user_photographed_as_a_prop_stays_an_asset(app_ctx: AppContext, data_dir: Path) -> None:

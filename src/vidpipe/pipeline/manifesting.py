@@ -249,21 +249,7 @@ class ManifestRunner:
         # An asset whose reference the user swapped keeps the description made from that reference.
         # ...and one whose description the user wrote keeps it.
         todo = [asset for asset in state.planned if not asset.pinned and not asset.user_described]
-        requests = [
-            DescribeRequest(
-                image=asset.primary.image,
-                asset_type=asset.asset_type,
-                name=asset.name if asset.source is AssetSource.UPLOADED else "",
-                detection_class=asset.primary.class_name,
-                detection_confidence=asset.primary.confidence,
-                is_face=asset.primary.kind == "face",
-                landmarks=asset.primary.landmarks,
-                frame_fraction=asset.primary.frame_fraction,
-                source_size=(asset.primary.upload.width, asset.primary.upload.height),
-                accessories=tuple(asset.wardrobe),
-            )
-            for asset in todo
-        ]
+        requests = [self._request(state, asset) for asset in todo]
         tracker.set(describe_total=len(todo), crops_described=0)
         finished = 0
 
@@ -283,6 +269,60 @@ class ManifestRunner:
                     asset.name = result.suggested_name
         state.counters["describe_errors"] = sum(a.describe_error is not None for a in state.planned)
         state.counters["pinned"] = len(state.planned) - len(todo)
+
+    def _request(self, state: RunState, asset: PlannedAsset) -> DescribeRequest:
+        """What the describer is shown of an asset: its primary view; for a character seen by its
+        face, the whole person around that face when one was detected (clothes and what they
+        carry are part of a character), with where the face is in it."""
+        primary = asset.primary
+        name = asset.name if asset.source is AssetSource.UPLOADED else ""
+        source_size = (primary.upload.width, primary.upload.height)
+        body = self._body_of(state, primary) if asset.asset_type is AssetType.CHARACTER else None
+        if body is not None and primary.face is not None:
+            image = state.images[primary.upload.id]
+            crop, (ox, oy) = face_crop(image, body.box, padding=rules.OBJECT_PADDING)
+            x1, y1, x2, y2 = primary.box
+            landmarks = primary.face.landmarks
+            return DescribeRequest(
+                image=np.ascontiguousarray(crop),
+                asset_type=asset.asset_type,
+                name=name,
+                detection_class="person",
+                detection_confidence=body.confidence,
+                landmarks=None if landmarks is None else landmarks - np.asarray([ox, oy], np.float32),
+                face_box=(x1 - ox, y1 - oy, x2 - ox, y2 - oy),
+                source_size=source_size,
+                accessories=tuple(asset.wardrobe),
+            )
+        return DescribeRequest(
+            image=primary.image,
+            asset_type=asset.asset_type,
+            name=name,
+            detection_class=primary.class_name,
+            detection_confidence=primary.confidence,
+            is_face=primary.kind == "face",
+            landmarks=primary.landmarks,
+            frame_fraction=primary.frame_fraction,
+            source_size=source_size,
+            accessories=tuple(asset.wardrobe),
+        )
+
+    @staticmethod
+    def _body_of(state: RunState, face: Crop) -> Crop | None:
+        """The tightest detected person holding this face (its box mostly inside theirs), if any."""
+        if face.kind != "face":
+            return None
+        x1, y1, x2, y2 = face.box
+        area = max(1e-6, (x2 - x1) * (y2 - y1))
+
+        def held(person: Crop) -> float:
+            px1, py1, px2, py2 = person.box
+            iw, ih = max(0.0, min(x2, px2) - max(x1, px1)), max(0.0, min(y2, py2) - max(y1, py1))
+            return iw * ih / area
+
+        people = [c for c in state.objects_crops if c.kind == "person" and c.upload.id == face.upload.id]
+        holders = [p for p in people if held(p) >= 0.8]
+        return min(holders, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]), default=None)
 
     def _step_tag(self, state: RunState, tracker: RunTracker) -> None:
         tags = rules.assign_tags(
