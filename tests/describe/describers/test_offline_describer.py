@@ -451,3 +451,12 @@ def test_rocket_is_no_drilling_platform(full: OfflineDescriber, photo: Photo) ->
     for asset_type in (AssetType.ENVIRONMENT, AssetType.OBJECT):
         description = full.describe(DescribeRequest(photo("rocket.jpg"), asset_type, name="Launch pad"))
         assert "drilling" not in text_of(description).lower(), text_of(description)
+
+
+def test_a_colour_in_the_users_name_is_not_contradicted() -> None:
+    from vidpipe.describe.describers.offline import named_colour
+
+    assert named_colour("Red motorcycle") == "red"
+    assert named_colour("The midnight blue car") == "midnight blue"
+    assert named_colour("Gray hat") == "grey"
+    assert named_colour("Fredrick") is None and named_colour("") is None

@@ -1719,6 +1719,11 @@ class OfflineDescriber(Describer):
         assert look is not None
         cls = request.detection_class or ""
         colours = list(look.colours)
+        # The user's own colour word ("Red motorcycle") wins over a measured one that would
+        # contradict it: they know the thing, the measurement only sees this one photo's light.
+        named = named_colour(request.name)
+        if named is not None and (not colours or colours[0] != named):
+            colours = [named, *[c for c in colours[1:] if c != named]]
         main = colours[0] if colours else ""
         body = f"{main} {kind}".strip()
         subject = f"{request.name}, {_article(body)} {body}" if request.name else f"{_article(body)} {body}"
@@ -1968,3 +1973,18 @@ def _label_material(kind: str) -> str | None:
 def _quality_sentence(m: Measurements) -> str:
     reasons = f" ({_join(list(m.quality.reasons))})" if m.quality.reasons else ""
     return f"Reference quality {m.quality.score:.1f}/10{reasons}"
+
+
+BASIC_COLOURS = (
+    "red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black", "white",
+    "grey", "gray", "silver", "gold", "beige", "navy", "teal", "maroon", "cream",
+)  # fmt: skip
+
+
+def named_colour(name: str) -> str | None:
+    """The colour a user's name for an asset states ("Red motorcycle" → "red"), if any."""
+    words = name.lower()
+    for colour in sorted({*_TABLE_NAMES, *BASIC_COLOURS}, key=len, reverse=True):
+        if re.search(rf"(?<![a-z]){re.escape(colour)}(?![a-z])", words):
+            return "grey" if colour == "gray" else colour
+    return None
