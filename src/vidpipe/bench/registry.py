@@ -16,7 +16,7 @@ from vidpipe.app import AppContext
 from vidpipe.bench.manifest import SUFFIXES
 from vidpipe.domain.enums import AssetType
 from vidpipe.errors import VidpipeError
-from vidpipe.inference.face_analysis import box_ios
+from vidpipe.inference.nms import as_boxes, box_inside
 from vidpipe.pipeline.planning import bbox_iou
 from vidpipe.pipeline.uploads import PhotoIn, parse_asset_type
 from vidpipe.services import manifests, runs
@@ -57,9 +57,7 @@ def _matches(ref_box: list[float], is_face: bool, asset_class: str, truth: list[
     holding it (person boxes overlap in groups); otherwise the best-overlapping box of its class."""
     same_class = [t for t in truth if t.name == asset_class]
     if is_face and asset_class == "person":
-        holders = [
-            t for t in same_class if box_ios(ref_box, t.box) >= FACE_IN_PERSON and _area(ref_box) <= _area(t.box)
-        ]
+        holders = [t for t in same_class if box_inside(as_boxes(ref_box), as_boxes(t.box))[0, 0] >= FACE_IN_PERSON]
         return [min(holders, key=lambda t: _area(t.box))] if holders else []
     scored = [(bbox_iou(ref_box, t.box), t) for t in same_class]
     best = max(scored, key=lambda st: st[0], default=None)

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vidpipe.db.base import Base, IdMixin, TimestampMixin
-from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
+from vidpipe.domain.enums import AssetSource, AssetType, ClipStatus, JobStatus, ManifestStatus
 
 
 def _enum(cls: type[Any], name: str) -> Enum:
@@ -268,7 +268,7 @@ class Clip(IdMixin, TimestampMixin, Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     codec: Mapped[str | None] = mapped_column(String(40))
     # NEW, ANALYZING, ANALYZED or ERROR: the state of its (latest) analysis.
-    status: Mapped[str] = mapped_column(String(16), default="NEW")
+    status: Mapped[str] = mapped_column(String(16), default=ClipStatus.NEW)
     error: Mapped[str | None] = mapped_column(Text)
 
     scene: Mapped[Scene] = relationship(back_populates="clips")

@@ -38,6 +38,15 @@ class ManifestStatus(StrEnum):
     ERROR = "ERROR"
 
 
+class ClipStatus(StrEnum):
+    """Where a clip's (latest) analysis stands."""
+
+    NEW = "NEW"
+    ANALYZING = "ANALYZING"
+    ANALYZED = "ANALYZED"
+    ERROR = "ERROR"
+
+
 class JobStatus(StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"

@@ -13,6 +13,7 @@ from vidpipe.imaging.quality import QualityReport, assess_crop
 from vidpipe.inference.face_detector import FaceDetector, create_face_detector
 from vidpipe.inference.face_embedder import FaceEmbedder, create_face_embedder
 from vidpipe.inference.grouping import FaceGroup, FaceItem, group_faces
+from vidpipe.inference.nms import box_ios
 from vidpipe.settings import Settings, get_settings
 
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
@@ -40,15 +41,6 @@ class Face:
 EDGE_SHARE = 0.02
 EDGE_PAD_SHARE = 0.25
 EDGE_SAME_FACE_IOS = 0.5
-
-
-def box_ios(a: Sequence[float] | np.ndarray[Any, Any], b: Sequence[float] | np.ndarray[Any, Any]) -> float:
-    """Intersection over the smaller of two x1, y1, x2, y2 boxes (1.0 when one holds the other)."""
-    ax1, ay1, ax2, ay2 = (float(v) for v in a)
-    bx1, by1, bx2, by2 = (float(v) for v in b)
-    iw, ih = max(0.0, min(ax2, bx2) - max(ax1, bx1)), max(0.0, min(ay2, by2) - max(ay1, by1))
-    smaller = min((ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1))
-    return iw * ih / smaller if smaller > 0 else 0.0
 
 
 def face_crop(image: UInt8Image, box: Sequence[float], padding: float = 0.3) -> tuple[UInt8Image, tuple[int, int]]:
@@ -239,7 +231,7 @@ class FaceAnalyzer:
         for i in edge:
             shifted = found.xyxy[i] + pad
             # Over the smaller box: a clipped box lies inside the whole face found on the copy.
-            overlaps = [box_ios(shifted, other) for other in again.xyxy]
+            overlaps = box_ios(shifted[None, :], again.xyxy)[0]
             best = int(np.argmax(overlaps))
             if overlaps[best] < EDGE_SAME_FACE_IOS:
                 continue

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
-from vidpipe.domain.detections import FloatArray, IntArray
+from vidpipe.domain.detections import Detections, FloatArray, IntArray
 
 
 def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -19,6 +20,62 @@ def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+
+
+def box_inside(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Pairwise share of each (N, 4) box ``a`` that lies inside each (M, 4) box ``b`` → (N, M)."""
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    return np.where(area_a[:, None] > 0, inter / np.maximum(area_a[:, None], 1e-12), 0.0).astype(np.float32)
+
+
+def box_ios(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Pairwise intersection over the smaller box of (N, 4) and (M, 4) boxes → (N, M): 1.0 when one
+    holds the other, whichever is larger."""
+    return np.maximum(box_inside(a, b), box_inside(b, a).T)
+
+
+def as_boxes(*boxes: Sequence[float]) -> FloatArray:
+    """Loose x1, y1, x2, y2 boxes as one (N, 4) array for the pairwise functions."""
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+
+def merge_parts(found: Detections, ios: float) -> Detections:
+    """Boxes of one class lying mostly inside one another (intersection over the smaller box at
+    least ``ios``) joined into their union, keeping the most confident part's confidence and row
+    data: a detector that sees one object as two overlapping halves then reports one object."""
+    n = len(found)
+    if n < 2:
+        return found
+    order = np.argsort(-found.confidence).tolist()
+    boxes = found.xyxy.astype(np.float32).copy()
+    keep: list[int] = []
+    absorbed = np.zeros(n, bool)
+    for i in order:
+        if absorbed[i]:
+            continue
+        for j in order:
+            if j == i or absorbed[j] or found.class_id[j] != found.class_id[i]:
+                continue
+            if box_ios(boxes[i : i + 1], boxes[j : j + 1])[0, 0] >= ios:
+                boxes[i] = np.concatenate(
+                    [np.minimum(boxes[i, :2], boxes[j, :2]), np.maximum(boxes[i, 2:], boxes[j, 2:])]
+                )
+                absorbed[j] = True
+        keep.append(i)
+    if not absorbed.any():
+        return found
+    kept = found[sorted(keep)]
+    return Detections(
+        xyxy=boxes[sorted(keep)],
+        confidence=kept.confidence,
+        class_id=kept.class_id,
+        class_names=kept.class_names,
+        landmarks=kept.landmarks,
+        data=kept.data,
+    )
 
 
 # OpenCV's type stubs declare lists, while its binding takes numpy arrays directly (no per-box

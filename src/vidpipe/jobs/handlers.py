@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session
 
 from vidpipe.db.repositories import manifests as manifests_repo
-from vidpipe.domain.enums import ManifestStatus
+from vidpipe.domain.enums import ClipStatus, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.jobs.progress import JobStoppedError, JobTracker
 
@@ -103,8 +103,8 @@ class ClipAnalyze:
         from vidpipe.db.models import Clip
 
         clip = session.get(Clip, target_id)
-        if clip is not None and clip.status == "ANALYZING":
-            clip.status, clip.error = "ERROR", message
+        if clip is not None and clip.status == ClipStatus.ANALYZING:
+            clip.status, clip.error = ClipStatus.ERROR, message
 
 
 HANDLERS: dict[str, JobHandler] = {MANIFEST_PROCESS: ManifestProcess(), CLIP_ANALYZE: ClipAnalyze()}

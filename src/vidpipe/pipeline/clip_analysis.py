@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from vidpipe.db.models import Asset, AssetAppearance, AssetReference, Clip, ClipAnalysis, Manifest, Project, Scene
-from vidpipe.domain.enums import AssetType, ManifestStatus
+from vidpipe.domain.enums import AssetType, ClipStatus, ManifestStatus
 from vidpipe.errors import ConflictError, NotFoundError
 from vidpipe.inference.vectors import embedding_from_bytes, embedding_to_bytes
 from vidpipe.pipeline.clip_matching import (
@@ -36,8 +36,6 @@ from vidpipe.storage import FileStore
 from vidpipe.video.decoding import ClipError, ClipLimits
 from vidpipe.video.sampling import SampledFrame, SamplingResult, sample_clip
 
-STEPS = ("sample", "match", "score", "write")
-CLIP_ANALYZING, CLIP_ANALYZED, CLIP_ERROR = "ANALYZING", "ANALYZED", "ERROR"
 # A new view is "confident" at this share of the way from the model's threshold to identical, and
 # a near-duplicate of a view the asset has (or was just given) at this share.
 ENRICH_CONFIDENT = 0.5
@@ -317,7 +315,7 @@ class ClipAnalysisRunner:
                     {"tag": s.tag, "reference_id": str(reference.id), "seconds": frame.seconds, "quality": s.quality}
                 )
             analysis.record = {**record, "enriched": enriched}
-            clip.status, clip.error = CLIP_ANALYZED, None
+            clip.status, clip.error = ClipStatus.ANALYZED, None
             tracker.commit(session)
             return AnalysisOutcome(analysis.id, verdict, appearances, len(enriched), seconds)
 

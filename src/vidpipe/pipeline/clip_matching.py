@@ -63,7 +63,6 @@ class Sighting:
     quality: float = 0.0
     face_vector: FloatArray | None = field(default=None, repr=False, compare=False)
     image_vector: FloatArray | None = field(default=None, repr=False, compare=False)
-    landmarks: FloatArray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ from vidpipe.db.models import (
     Upload,
 )
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
-from vidpipe.domain.detections import merge_parts
 from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
 from vidpipe.imaging.loading import load_image
 from vidpipe.imaging.quality import assess_crop
 from vidpipe.inference.face_analysis import Face, face_crop
+from vidpipe.inference.nms import as_boxes, box_inside, merge_parts
 from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
@@ -312,16 +312,11 @@ class ManifestRunner:
         """The tightest detected person holding this face (its box mostly inside theirs), if any."""
         if face.kind != "face":
             return None
-        x1, y1, x2, y2 = face.box
-        area = max(1e-6, (x2 - x1) * (y2 - y1))
-
-        def held(person: Crop) -> float:
-            px1, py1, px2, py2 = person.box
-            iw, ih = max(0.0, min(x2, px2) - max(x1, px1)), max(0.0, min(y2, py2) - max(y1, py1))
-            return iw * ih / area
-
         people = [c for c in state.objects_crops if c.kind == "person" and c.upload.id == face.upload.id]
-        holders = [p for p in people if held(p) >= 0.8]
+        if not people:
+            return None
+        held = box_inside(as_boxes(face.box), as_boxes(*(p.box for p in people)))[0]
+        holders = [p for p, share in zip(people, held.tolist(), strict=True) if share >= 0.8]
         return min(holders, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]), default=None)
 
     def _step_tag(self, state: RunState, tracker: RunTracker) -> None:

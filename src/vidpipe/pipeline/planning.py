@@ -20,7 +20,7 @@ from vidpipe.domain.enums import AssetSource, AssetType
 from vidpipe.imaging.quality import QualityReport
 from vidpipe.inference.face_analysis import Face
 from vidpipe.inference.grouping import FaceItem, group_faces
-from vidpipe.inference.nms import box_iou
+from vidpipe.inference.nms import as_boxes, box_inside, box_iou
 from vidpipe.pipeline import rules
 
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
@@ -419,10 +419,7 @@ def chosen_first(planned: list[PlannedAsset], chosen: Sequence[tuple[uuid.UUID, 
 
 def _inside(inner: Sequence[float], outer: Sequence[float]) -> float:
     """The share of ``inner``'s box that lies inside ``outer``."""
-    iw = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
-    ih = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    area = max(0.0, inner[2] - inner[0]) * max(0.0, inner[3] - inner[1])
-    return iw * ih / area if area > 0 else 0.0
+    return float(box_inside(as_boxes(inner), as_boxes(outer))[0, 0])
 
 
 def _worn_by(state: RunState, planned: list[PlannedAsset], keep: set[str] | frozenset[str]) -> set[str]:

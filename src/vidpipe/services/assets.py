@@ -171,10 +171,7 @@ def swap_to_reference(
     """Make one of the asset's own references its primary (moved, not copied), kept through re-runs,
     and describe the asset again from it."""
     manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
-    try:
-        wanted = uuid.UUID(reference_id)
-    except ValueError:
-        raise NotFoundError(f"{tags[0]} has no reference {reference_id!r}") from None
+    wanted = _reference_id(tags[0], reference_id)
     tag = corrections.choose_primary(ctx.factory, manifest_id, tags[0], wanted)
     corrections.redescribe_asset(ctx.factory, ctx.store, ctx.describer(describers), manifest_id, tag)
     after = get_asset(ctx, str(manifest_id), tag)
@@ -192,8 +189,12 @@ def swap_to_reference(
 def remove_reference(ctx: AppContext, manifest_ref: str, asset: str, reference_id: str) -> str:
     """Remove one of the asset's generated (from a clip) or user-given references."""
     manifest_id, tags = _resolve(ctx, manifest_ref, [asset])
-    try:
-        wanted = uuid.UUID(reference_id)
-    except ValueError:
-        raise NotFoundError(f"{tags[0]} has no reference {reference_id!r}") from None
+    wanted = _reference_id(tags[0], reference_id)
     return corrections.remove_reference(ctx.factory, manifest_id, tags[0], wanted)
+
+
+def _reference_id(tag: str, reference_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(reference_id)
+    except ValueError:
+        raise NotFoundError(f"{tag} has no reference {reference_id!r}") from None

@@ -18,13 +18,13 @@ from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
 from vidpipe.db.repositories import projects as projects_repo
 from vidpipe.domain.detections import Detections
-from vidpipe.domain.enums import ManifestStatus
+from vidpipe.domain.enums import ClipStatus, ManifestStatus
 from vidpipe.errors import ConflictError, NotFoundError, VidpipeError
 from vidpipe.imaging.draw import draw_detections
 from vidpipe.imaging.loading import load_image
 from vidpipe.jobs.handlers import CLIP_ANALYZE
 from vidpipe.jobs.progress import ProgressSink, StopSignal
-from vidpipe.pipeline.clip_analysis import CLIP_ANALYZING, limits_of
+from vidpipe.pipeline.clip_analysis import limits_of
 from vidpipe.pipeline.uploads import clean_name
 from vidpipe.services.runs import get_job, run_here
 from vidpipe.services.views import AnalysisView, AppearanceView, ClipView, JobView, ProjectView, SceneView
@@ -179,7 +179,7 @@ def add_clip(ctx: AppContext, scene_id: str, path: Path, filename: str | None = 
             fps=info.fps,
             duration_seconds=info.duration_seconds,
             codec=info.codec,
-            status="NEW",
+            status=ClipStatus.NEW,
         )
         session.add(clip)
         session.flush()
@@ -234,7 +234,7 @@ def request_analysis(
         active = jobs_repo.active_job_for(session, clip.id)
         if active is not None:
             raise ConflictError(f"clip {clip.original_filename!r} is already being analysed (job {active.id})")
-        clip.status, clip.error = CLIP_ANALYZING, None
+        clip.status, clip.error = ClipStatus.ANALYZING, None
         job = jobs_repo.add_job(session, CLIP_ANALYZE, clip.id, {"expect": tags})
         view = JobView.of(job)
     if submit:

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from vidpipe.api.deps import get_ctx
 from vidpipe.app import AppContext
-from vidpipe.domain.enums import AssetType, ManifestStatus
+from vidpipe.domain.enums import AssetType, ClipStatus, ManifestStatus
 from vidpipe.pipeline.manifesting import STEPS
 from vidpipe.services import assets, manifests, projects, search
 from vidpipe.services.views import AnalysisView, ClipView
@@ -139,7 +139,7 @@ def project_page(project_id: str, request: Request, ctx: Ctx) -> HTMLResponse:
         str(c.id): job.id
         for s in project.scenes
         for c in s.clips
-        if c.status == "ANALYZING" and (job := projects.clip_job(ctx, str(c.id))) is not None
+        if c.status == ClipStatus.ANALYZING and (job := projects.clip_job(ctx, str(c.id))) is not None
     }
     next_index = max((s.index for s in project.scenes), default=0) + 1
     return page(

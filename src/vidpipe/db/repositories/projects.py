@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from vidpipe.db.models import AssetAppearance, Clip, ClipAnalysis, Project, Scene
@@ -94,10 +94,6 @@ def clips_with_key(session: Session, keys: set[str]) -> set[str]:
     if not keys:
         return set()
     return set(session.scalars(select(Clip.storage_key).where(Clip.storage_key.in_(keys))))
-
-
-def count_clips(session: Session, scene_id: uuid.UUID) -> int:
-    return int(session.scalar(select(func.count()).select_from(Clip).where(Clip.scene_id == scene_id)) or 0)
 
 
 def appearances_of_clip(session: Session, clip_id: uuid.UUID) -> list[tuple[AssetAppearance, str | None]]:
