@@ -105,3 +105,16 @@ def test_serve_bench_measures_a_real_server_under_watchers(settings: Settings, d
     assert result["progress_requests"] >= 4
     assert 0 < result["progress_server_p99_ms"] <= result["progress_p99_ms"]
     assert json.loads(json.dumps(result)) == result
+
+
+def test_registry_bench_judges_assets_against_the_ground_truth(settings: Settings, data_dir: Path) -> None:
+    from vidpipe.bench.registry import run_registry_bench
+
+    coco8 = data_dir / "detection" / "coco8"
+    result = run_registry_bench(coco8 / "images" / "train", coco8 / "instances_train_coco.json", settings)
+    assert result["photos"] == 4 and result["true_objects"] > 0 and result["assets"] > 0
+    assert 0.0 <= result["asset_precision"] <= 1.0 and result["assets_judged"] > 0
+    assert {"duplicates", "people_split", "people_merged", "not_true_objects"} <= set(result)
+    assert json.loads(json.dumps(result)) == result
+    with pytest.raises(VidpipeError, match="no photo"):
+        run_registry_bench(coco8 / "images" / "val", coco8 / "instances_train_coco.json", settings)
