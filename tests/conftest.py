@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +32,7 @@ from vidpipe.pipeline.run_stats import RunStats
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
 from vidpipe.services import manifests, runs
-from vidpipe.settings import Settings
+from vidpipe.settings import Settings, StoreSettings
 from vidpipe.storage import FileStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +106,12 @@ def _postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database (the distributed backend's registry)."""
+    yield from _postgres_database()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -193,3 +201,42 @@ def production(data_dir: Path) -> list[PhotoIn]:
 @pytest.fixture
 def assets_of() -> AssetsOf:
     return _assets_of
+
+
+# ---------------------------------------------------------------- an S3 server: moto's, in this process
+
+S3_BUCKET = "vidpipe-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 wire-protocol server (moto's server mode) on a free local port, holding the bucket S3_BUCKET."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="x"
+    )
+    client.create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint: str) -> StoreSettings:
+    """An S3 store on that server, under a prefix of its own, so no test sees another's objects."""
+    return StoreSettings(
+        backend="s3",
+        bucket=S3_BUCKET,
+        prefix=f"test-{uuid.uuid4().hex[:12]}",
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key=SecretStr("testing"),
+    )

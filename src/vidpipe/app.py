@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vidpipe.db.engine import make_engine, session_factory
 from vidpipe.db.migrate import is_current, upgrade
 from vidpipe.settings import Settings, get_settings
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store, make_store
 
 if TYPE_CHECKING:
     from vidpipe.describe.describer import Describer
@@ -33,7 +33,7 @@ class AppContext:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
-    store: FileStore
+    store: Store
     # Tests and benches share models across contexts (loading them takes seconds); else made on first use.
     shared_toolkit: VisionToolkit | None = None
     # A describer every run uses instead of the configured chain (tests, benches).
@@ -59,14 +59,14 @@ class AppContext:
 
         settings = settings or get_settings()
         url = settings.resolved_database_url
-        engine = make_engine(url)
+        engine = make_engine(url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
         if not is_current(engine):
             upgrade(url)
         ctx = cls(
             settings=settings,
             engine=engine,
             factory=session_factory(engine),
-            store=FileStore(settings.data_dir / "files"),
+            store=make_store(settings),
             shared_toolkit=toolkit,
             describer_override=describer,
         )
@@ -93,10 +93,14 @@ class AppContext:
 
     @property
     def job_runner(self) -> JobRunner:
-        """Where requested work goes: this process's runner, or the queue alone when a worker
-        process runs the jobs."""
+        """Where requested work goes: worker processes through Redis (the dramatiq backend), this
+        process's runner, or the queue alone when a worker process beside this one runs the jobs."""
         from vidpipe.jobs.runner import QueueOnlyRunner
 
+        if self.settings.jobs.backend == "dramatiq":
+            from vidpipe.jobs.distributed import DramatiqRunner
+
+            return DramatiqRunner(self)
         return QueueOnlyRunner() if self.queue_only else self.runner
 
     @property

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -112,6 +113,36 @@ class DescribeSettings(BaseModel):
 class JobSettings(BaseModel):
     """How background jobs run, prove they are alive, and are recovered; times in seconds."""
 
+    backend: Literal["embedded", "dramatiq"] = Field(
+        "embedded",
+        description="embedded: a thread pool in the process (no broker); dramatiq: worker processes fed through Redis",
+    )
+    redis_namespace: str = Field(
+        "vidpipe", min_length=1, max_length=64, description="Prefix of every Redis key the dramatiq backend uses"
+    )
+    manifest_queue: str = Field(
+        "cpu", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="Queue of manifest runs (cpu or gpu)"
+    )
+    clip_queue: str = Field(
+        "cpu", pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="Queue of clip analyses (cpu or gpu)"
+    )
+    broker_poll_seconds: float = Field(
+        0.1,
+        ge=0.01,
+        le=5.0,
+        description="Longest wait of an idle worker between looks at its queues (the delay before a job starts)",
+    )
+    resend_after_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A queued job without a message in the broker this long (Redis restarted, say) is sent again",
+    )
+    split_photos: int = Field(
+        64,
+        ge=0,
+        description="dramatiq backend: a manifest with this many photos or more is split across workers (0: never)",
+    )
+    split_batch: int = Field(16, ge=1, le=1000, description="Photos per part of a split manifest run")
     workers: int = Field(2, ge=1, le=64, description="Jobs run at once by the embedded thread-pool runner")
     lease_seconds: float = Field(
         30.0, gt=0, description="A running job without a heartbeat for this long is stale and recovered"
@@ -161,6 +192,55 @@ class ApiSettings(BaseModel):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [o.strip() for o in text.split(",") if o.strip()]
         return value
+
+
+class StoreSettings(BaseModel):
+    """Where stored files (uploads, crops, thumbnails, contact sheets, clips) live: a local folder
+    (data_dir/files) or a bucket of AWS S3 or an S3-compatible server (MinIO, Cloudflare R2)."""
+
+    backend: Literal["local", "s3"] = Field("local", description="local: data_dir/files; s3: an S3-compatible bucket")
+    bucket: str | None = Field(None, description="Bucket name (backend s3)")
+    prefix: str = Field("", description="Folder inside the bucket all keys go under, e.g. vidpipe/prod")
+    endpoint_url: str | None = Field(None, description="e.g. http://localhost:9000 for MinIO; default: AWS S3")
+    region: str | None = Field(None, description="e.g. eu-west-1 (R2: auto); default: AWS_REGION or the AWS config")
+    access_key_id: str | None = Field(None, description="default: AWS_ACCESS_KEY_ID or the AWS credential chain")
+    secret_access_key: SecretStr | None = Field(None, description="default: AWS_SECRET_ACCESS_KEY or the chain")
+    presign: bool = Field(
+        False, description="Serve files to browsers by redirecting to presigned URLs instead of through the API"
+    )
+    presign_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600, description="How long a presigned URL works")
+    max_attempts: int = Field(5, ge=1, le=20, description="Tries of one request, retries (botocore standard) included")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        # S3's own naming rule (MinIO and R2 follow it): refusing here names the setting, not a 400 later.
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError(f"bad bucket name {value!r}: expected 3 to 63 of a-z, 0-9, '.' and '-'")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, value: str) -> str:
+        parts = value.strip("/").split("/") if value.strip("/") else []
+        if any(part in ("", ".", "..") or "\\" in part for part in parts):
+            raise ValueError(f"bad prefix {value!r}: expected folder names joined by '/', like 'vidpipe/prod'")
+        return "/".join(parts)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"bad endpoint_url {value!r}: expected http:// or https:// and a host")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> StoreSettings:
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("the s3 store backend needs a bucket (VIDPIPE_STORE__BUCKET)")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("set both access_key_id and secret_access_key, or neither (to use the AWS chain)")
+        return self
 
 
 class CVAnalysisSettings(BaseModel):
@@ -235,13 +315,26 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; default: SQLite in data_dir"
     )
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections each process keeps open (a worker needs about 3 per running job)",
+    )
+    database_max_overflow: int = Field(
+        5, ge=0, le=100, description="PostgreSQL connections a process may open beyond the pool in a burst"
+    )
     max_upload_bytes: int = Field(200 * 1024 * 1024, gt=0, description="Refuse uploaded files above this size")
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     describe: DescribeSettings = Field(default_factory=DescribeSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis of the dramatiq job backend (VIDPIPE_REDIS_URL)"
+    )
     api: ApiSettings = Field(default_factory=ApiSettings)
     cv_analysis: CVAnalysisSettings = Field(default_factory=CVAnalysisSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     allow_restricted_licences: bool = Field(
         False,
         description="Allow research-only or AGPL models as defaults; naming one explicitly always works",

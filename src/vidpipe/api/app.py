@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidpipe import __version__
@@ -24,6 +23,7 @@ from vidpipe.api.routes import assets, files, jobs, manifests, projects
 from vidpipe.api.schemas import HealthOut
 from vidpipe.app import AppContext
 from vidpipe.errors import NeedsForceError, VidpipeError
+from vidpipe.services.health import check_health
 from vidpipe.web import pages
 from vidpipe.web.pages import page
 
@@ -35,12 +35,15 @@ def _error(status: int, error: str, detail: str | None = None) -> JSONResponse:
 def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
     """The app over ``ctx``. With ``serve_jobs`` the runner sweeps for queued and stale jobs."""
 
+    # In the dramatiq backend, `vidpipe worker` processes run the jobs; this process only sends them.
+    runs_jobs_here = serve_jobs and not ctx.queue_only and ctx.settings.jobs.backend == "embedded"
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if serve_jobs and not ctx.queue_only:
+        if runs_jobs_here:
             ctx.runner.serve()
         yield
-        if serve_jobs and not ctx.queue_only:
+        if runs_jobs_here:
             ctx.runner.close(release=True)  # running jobs go back to the queue for the next start
 
     app = FastAPI(
@@ -76,11 +79,26 @@ def create_app(ctx: AppContext, *, serve_jobs: bool = True) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
 
-    @app.get("/api/health", response_model=HealthOut, tags=["health"])
-    def health() -> HealthOut:
-        with ctx.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return HealthOut(status="ok", version=__version__, database=ctx.engine.dialect.name)
+    @app.get(
+        "/api/health",
+        response_model=HealthOut,
+        tags=["health"],
+        responses={503: {"model": HealthOut, "description": "The database or the broker is down"}},
+    )
+    def health(response: Response) -> HealthOut:
+        found = check_health(ctx)
+        if not found.ok:
+            response.status_code = 503
+        return HealthOut(
+            status="ok" if found.ok else "unavailable",
+            version=found.version,
+            database=found.database["dialect"],
+            database_ok=bool(found.database.get("ok")),
+            jobs_backend=found.jobs_backend,
+            broker=found.broker,
+            problems=found.problems,
+            notes=found.notes,
+        )
 
     for router in (manifests.router, jobs.router, assets.router, projects.router, files.router, pages.router):
         app.include_router(router)

@@ -262,9 +262,14 @@ class AssetOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str  # "ok", or "unavailable" (with a 503) when a part it needs is down
     version: str
     database: str
+    database_ok: bool = True
+    jobs_backend: str = "embedded"
+    broker: dict[str, Any] | None = None
+    problems: list[str] = []
+    notes: list[str] = []
 
 
 class AssetEdit(BaseModel):

@@ -16,6 +16,7 @@ from vidpipe.cli.demo_cmd import demo
 from vidpipe.cli.detect_cmd import detect
 from vidpipe.cli.doctor_cmd import doctor
 from vidpipe.cli.serve_cmd import serve
+from vidpipe.cli.worker_cmd import worker
 from vidpipe.errors import NeedsForceError, VidpipeError
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("detect")(detect)
 app.command("demo")(demo)
 app.command("doctor")(doctor)
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 
 def _version(value: bool) -> None:

@@ -116,6 +116,44 @@ def bench_manifest(
     _report(result, as_json, "Manifest bench")
 
 
+@app.command("manifest-scale")
+def bench_manifest_scale(
+    photos: str = typer.Option("100,300,1000", "--photos", help="Photo counts, one run each: 100,300,1000"),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Test data (default: VIDPIPE_BENCH_DATA or ../shared/data)"
+    ),
+    ocr: bool = typer.Option(False, "--ocr/--no-ocr", help="Read text with OCR where rapidocr is installed"),
+    split_workers: int = typer.Option(
+        0, "--split-workers", min=0, max=16, help="Also run each N split over this many `vidpipe worker` processes"
+    ),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Manifest runs of N distinct photos (made from the test data), each in a child process with the
+    offline describer: seconds, seconds per photo, peak resident memory and assets for each N; with
+    --split-workers, the same runs split over worker processes (PostgreSQL and Redis on this machine)."""
+    from vidpipe.bench.manifest_scale import run_scale_bench
+
+    try:
+        counts = [int(part) for part in photos.split(",") if part.strip()]
+    except ValueError:
+        raise VidpipeError(f"bad --photos {photos!r}: expected counts like 100,300,1000") from None
+    result = run_scale_bench(
+        _existing(data_dir or default_data_dir(), "data folder"),
+        settings_with(model_dir),
+        counts,
+        ocr=ocr,
+        split_workers=split_workers,
+        progress=None if as_json else err_console.print,
+    )
+    if not as_json:
+        for run in result["runs"]:
+            _table({k: v for k, v in run.items() if not isinstance(v, dict)}, f"Manifest scale: {run['photos']} photos")
+        for run in result.get("split_runs", []):
+            _table({k: v for k, v in run.items() if not isinstance(v, list)}, f"Split: {run['photos']} photos")
+    print_json(result)
+
+
 @app.command("recovery")
 def bench_recovery(
     images: Path = typer.Option(..., "--images", help="Folder of photos"),
@@ -287,6 +325,48 @@ def bench_analyze(
             rounds=rounds,
         )
     _report(result, as_json, "Analyze bench")
+
+
+@app.command("workers")
+def bench_workers(
+    photos: Path = typer.Option(..., "--photos", help="Folder of photos the manifests are made of"),
+    video: Path = typer.Option(..., "--video", help="A clip; its first --clip-seconds are analysed at 720p"),
+    manifests_count: int = typer.Option(8, "--manifests", min=1, help="Manifest runs in the batch"),
+    per_manifest: int = typer.Option(4, "--photos-per-manifest", min=1, help="Photos in each manifest"),
+    clips: int = typer.Option(8, "--clips", min=1, help="Clip analyses in the batch"),
+    clip_seconds: float = typer.Option(4.0, "--clip-seconds", min=0.5, help="Length of the clip analysed"),
+    modes: str = typer.Option(
+        "embedded,dramatiq-1,dramatiq-2", "--modes", help="Which of embedded, dramatiq-1, dramatiq-2 to run"
+    ),
+    postgres: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "--postgres",
+        help="A PostgreSQL server where throw-away databases may be made (an admin URL)",
+    ),
+    redis_url: str = typer.Option("redis://127.0.0.1:6379/0", "--redis", help="Redis for the dramatiq backend"),
+    model_dir: Path | None = ModelDir,
+    as_json: bool = JsonOnly,
+) -> None:
+    """Job throughput side by side: the embedded runner against 1 and 2 `vidpipe worker` processes
+    (one inference thread per job), manifests and clip analyses per minute, and the queueing
+    overhead from a committed job to its start."""
+    from vidpipe.bench.workers import run_workers_bench
+
+    with err_console.status("Running the batches") as status:
+        result = run_workers_bench(
+            _existing(photos, "photo folder"),
+            _existing(video, "video"),
+            settings_with(model_dir),
+            postgres_admin_url=postgres,
+            redis_url=redis_url,
+            manifests_count=manifests_count,
+            photos_per_manifest=per_manifest,
+            clips_count=clips,
+            clip_seconds=clip_seconds,
+            modes=tuple(m.strip() for m in modes.split(",") if m.strip()),
+            progress=lambda mode: status.update(f"Running the batches: {mode}"),
+        )
+    _report(result, as_json, "Workers bench")
 
 
 @app.command("registry")

@@ -155,12 +155,29 @@ def process(
     describers: str | None = Describers,
     force_describe: bool = typer.Option(False, "--force-describe", help="Ignore cached descriptions"),
     model_dir: Path | None = ModelDir,
+    queue: bool = typer.Option(
+        False, "--queue", help="Only queue the run for a worker (`vidpipe worker`, `vidpipe jobs work`) and return"
+    ),
 ) -> None:
     """Detect, group, describe and tag: turn the manifest's photos into registry assets.
 
     Runs as a job in this process with live progress; Ctrl-C (exit 130) or SIGTERM (exit 143)
     cancel it and leave the registry as it was. A run queued again after a crash is run here.
+    With --queue the job goes to the workers instead (`vidpipe jobs show JOB` follows it).
     """
+    if queue:
+        from vidpipe.services import runs
+
+        with open_app(model_dir) as ctx:
+            ctx.queue_only = True  # embedded backend: the row is the queue a `jobs work` worker takes from
+            queued = runs.request_run(
+                ctx, manifest_id, reprocess=reprocess, describers=_providers(describers), force_describe=force_describe
+            )
+        if as_json:
+            print(json.dumps({"job_id": str(queued.id), "status": queued.status.value}))
+        else:
+            console.print(f"queued job {queued.id}; follow it with `vidpipe jobs show {str(queued.id)[:8]}`")
+        return
     job, stats = run_manifest(
         manifest_id,
         reprocess=reprocess,

@@ -3,7 +3,8 @@ whatever the settings name.
 
 Runs go to a worker process (`vidpipe jobs work`) started beside the server, so that the models never
 compete with the event loop for the interpreter: pages and progress stay quick while a run goes on.
-`--no-worker` runs them on the server's own threads instead.
+`--no-worker` runs them on the server's own threads instead. In the dramatiq backend
+(`VIDPIPE_JOBS__BACKEND=dramatiq`) runs go through Redis to `vidpipe worker` processes started apart.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def serve(
     listening = _listen(host, port)  # first: a taken port is refused before anything starts
     ctx = open_app()
     child = None
-    if worker:
+    distributed = ctx.settings.jobs.backend == "dramatiq"
+    if worker and not distributed:
         ctx.queue_only = True
         env = {**os.environ, "VIDPIPE_JOBS__SWEEP_SECONDS": WORKER_SWEEP_SECONDS}
         child = subprocess.Popen(
@@ -45,6 +47,7 @@ def serve(
     err_console.print(
         f"vidpipe on http://{host}:{port}/ (API docs at /docs), registry {ctx.settings.resolved_database_url}"
         + (f", worker process {child.pid}" if child else "")
+        + (f", jobs sent to `vidpipe worker` processes through {ctx.settings.redis_url}" if distributed else "")
     )
     try:
         server = uvicorn.Server(uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning"))

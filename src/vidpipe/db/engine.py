@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from vidpipe.errors import ConfigError
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created, foreign keys and WAL switched on."""
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created, foreign keys and WAL switched on.
+
+    For a server database, each process keeps a small pool (``pool_size`` plus ``max_overflow`` in a
+    burst): with many worker processes the server's connection limit is the sum of theirs.
+    """
     try:
         parsed = make_url(url)
     except Exception as exc:  # SQLAlchemy raises ArgumentError with little context
@@ -38,7 +42,17 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        # A connection the server or a proxy closed while idle is noticed before use, not mid-job.
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # Last in, first out: idle connections beyond a quiet moment's needs age out (recycled after
+        # 30 minutes) instead of all being kept warm by round-robin use.
+        pool_use_lifo=True,
+        pool_recycle=1800,
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

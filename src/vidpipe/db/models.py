@@ -176,6 +176,8 @@ class Job(IdMixin, TimestampMixin, Base):
     # The latest views the run has cut so far ({"kind", "label", "thumbnail"}), shown while it runs.
     found: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # What a job hands on when it succeeds (a part of a split run: its photos' record keys).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

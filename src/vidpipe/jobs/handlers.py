@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.db.repositories import manifests as manifests_repo
 from vidpipe.domain.enums import ClipStatus, ManifestStatus
 from vidpipe.errors import VidpipeError
-from vidpipe.jobs.progress import JobStoppedError, JobTracker
+from vidpipe.jobs.progress import LOST, JobStoppedError, JobTracker
 
 if TYPE_CHECKING:
     from vidpipe.app import AppContext
 
 MANIFEST_PROCESS = "manifest.process"
 CLIP_ANALYZE = "clip.analyze"
+MANIFEST_PHOTOS = "manifest.photos"  # a part of a split manifest run (jobs.split)
 
 
 class StepFailedError(VidpipeError):
@@ -46,8 +48,13 @@ class ManifestProcess:
     kind = MANIFEST_PROCESS
 
     def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
+        from vidpipe.jobs.split import fan_out, should_split
         from vidpipe.pipeline.manifesting import ManifestRunner
 
+        with ctx.factory() as session:
+            photos = manifests_repo.get_manifest(session, target_id).upload_count
+        # In the dramatiq backend a big manifest's per-photo work is split across workers.
+        split = should_split(ctx, photos)
         try:
             # Models and describers are made here, inside the job: a failure is the run's "prepare" step.
             runner = ManifestRunner(
@@ -55,6 +62,7 @@ class ManifestProcess:
                 ctx.store,
                 ctx.toolkit(),
                 ctx.describer(params.get("describers"), force=bool(params.get("force_describe"))),
+                analyze_all=(lambda refs: fan_out(ctx, tracker, refs)) if split else None,
             )
         except Exception as exc:
             raise StepFailedError("prepare", exc) from exc
@@ -107,7 +115,38 @@ class ClipAnalyze:
             clip.status, clip.error = ClipStatus.ERROR, message
 
 
-HANDLERS: dict[str, JobHandler] = {MANIFEST_PROCESS: ManifestProcess(), CLIP_ANALYZE: ClipAnalyze()}
+class ManifestPhotos:
+    """``manifest.photos``: one part of a split manifest run (see `jobs.split`); its target is the
+    run's job. Params: refs (the photos, as data). Result: each photo's record key."""
+
+    kind = MANIFEST_PHOTOS
+
+    def run(self, ctx: AppContext, target_id: uuid.UUID, params: dict[str, Any], tracker: JobTracker) -> None:
+        from vidpipe.jobs.split import analyze_part, refs_of
+
+        try:
+            keys = analyze_part(ctx, refs_of(params), tracker)
+        except JobStoppedError:
+            raise
+        except Exception as exc:
+            raise StepFailedError("detect", exc) from exc
+        with ctx.transaction() as session:
+            if not jobs_repo.set_result(session, tracker.job_id, tracker.owner, {"records": keys}):
+                raise JobStoppedError(LOST)
+            tracker.commit(session)
+
+    def failure_message(self, exc: BaseException) -> str:
+        return str(exc) if isinstance(exc, StepFailedError) else f"{type(exc).__name__}: {exc}"
+
+    def settle(self, session: Session, target_id: uuid.UUID, message: str) -> None:
+        """Nothing to release: the run that split it notices and fails or retries."""
+
+
+HANDLERS: dict[str, JobHandler] = {
+    MANIFEST_PROCESS: ManifestProcess(),
+    CLIP_ANALYZE: ClipAnalyze(),
+    MANIFEST_PHOTOS: ManifestPhotos(),
+}
 
 
 def handler_for(kind: str) -> JobHandler:

@@ -32,7 +32,7 @@ from vidpipe.pipeline.continuity import Verdict, score_clip
 from vidpipe.pipeline.manifesting import RunTracker
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.settings import CVAnalysisSettings
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store
 from vidpipe.video.decoding import ClipError, ClipLimits
 from vidpipe.video.sampling import SampledFrame, SamplingResult, sample_clip
 
@@ -74,7 +74,7 @@ class ClipAnalysisRunner:
     def __init__(
         self,
         factory: sessionmaker[Session],
-        store: FileStore,
+        store: Store,
         toolkit: VisionToolkit,
         settings: CVAnalysisSettings,
         max_bytes: int,
@@ -101,13 +101,15 @@ class ClipAnalysisRunner:
         tracker.begin("sample")
         start = time.perf_counter()
         try:
-            sampled = sample_clip(
-                self.store.path(target.clip_key),
-                motion_delta_threshold=self.settings.motion_delta_threshold,
-                max_frames=self.settings.max_frames_per_clip,
-                max_side=self.settings.frame_max_side,
-                limits=limits_of(self.settings, self.max_bytes),
-            )
+            # The decoder wants a path: the stored file itself, or a download of it from an object store.
+            with self.store.local_copy(target.clip_key) as clip_path:
+                sampled = sample_clip(
+                    clip_path,
+                    motion_delta_threshold=self.settings.motion_delta_threshold,
+                    max_frames=self.settings.max_frames_per_clip,
+                    max_side=self.settings.frame_max_side,
+                    limits=limits_of(self.settings, self.max_bytes),
+                )
         except ClipError as exc:
             raise ClipError(target.clip_name, exc.reason) from None  # the user's name, not the stored one
         seconds["sample"] = time.perf_counter() - start

@@ -42,7 +42,7 @@ from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.planning import SAME_VIEW_IOU, USER_PROVIDER, bbox_iou
 from vidpipe.pipeline.uploads import clean_name
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store
 
 MAX_USER_TAG_CHARS = 40
 
@@ -198,7 +198,7 @@ def _record_forget(session: Session, manifest_id: uuid.UUID, a_views: list[View]
 
 def split_asset(
     factory: sessionmaker[Session],
-    store: FileStore,
+    store: Store,
     describer: Describer,
     manifest_id: uuid.UUID,
     tag: str,
@@ -232,7 +232,7 @@ def split_asset(
         is_face = first.face_embedding is not None
         size = _source_size(session, first)
     # Describe outside any transaction: a remote describer may take seconds.
-    crop = load_image(store.path(first.image_key), name=f"reference {wanted[0]} of {old_tag}")
+    crop = load_image(store.read_bytes(first.image_key), name=f"reference {wanted[0]} of {old_tag}")
     description: Description | None = None
     error: str | None = None
     try:
@@ -468,7 +468,7 @@ def edit_asset_text(
 
 
 def redescribe_asset(
-    factory: sessionmaker[Session], store: FileStore, describer: Describer, manifest_id: uuid.UUID, tag: str
+    factory: sessionmaker[Session], store: Store, describer: Describer, manifest_id: uuid.UUID, tag: str
 ) -> Asset:
     """Describe the asset again from its primary reference (replacing words the user wrote too)."""
     with factory() as session:
@@ -484,7 +484,7 @@ def redescribe_asset(
             asset.detection_class,
             _source_size(session, primary),
         )
-    crop = load_image(store.path(image_key), name=f"primary reference of {tag}")
+    crop = load_image(store.read_bytes(image_key), name=f"primary reference of {tag}")
     # Outside any transaction: a remote describer may take seconds. Its failure is the caller's.
     description = describer.describe(
         DescribeRequest(

@@ -42,7 +42,7 @@ from vidpipe.pipeline.registry import (
     registry_markdown,
     sha256_of_key,
 )
-from vidpipe.storage import CHUNK_BYTES, FileStore
+from vidpipe.storage import MissingKeyError, Store
 
 ExportFormat = Literal["md", "json", "zip", "pack"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("md", "json", "zip", "pack")
@@ -132,9 +132,7 @@ def _check_relative(path: str) -> str:
 # -------------------------------------------------------------------------------------- building
 
 
-def build_bundle(
-    manifest: Manifest, store: FileStore, fmt: ExportFormat, *, max_refs: int = DEFAULT_MAX_REFS
-) -> Bundle:
+def build_bundle(manifest: Manifest, store: Store, fmt: ExportFormat, *, max_refs: int = DEFAULT_MAX_REFS) -> Bundle:
     """The files of an export in ``fmt`` (see the module's docstring)."""
     if fmt not in EXPORT_FORMATS:
         raise VidpipeError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
@@ -195,7 +193,7 @@ def _pack_entries(manifest: Manifest, max_refs: int) -> Iterator[Entry]:
 # --------------------------------------------------------------------------------------- writing
 
 
-def write_bundle(bundle: Bundle, store: FileStore, target: Path, *, force: bool = False) -> ExportResult:
+def write_bundle(bundle: Bundle, store: Store, target: Path, *, force: bool = False) -> ExportResult:
     """Write ``bundle`` at ``target``: a zip for ``zip`` (and for ``pack`` when the name ends in .zip),
     else a new folder. An existing target is refused unless ``force``, and then replaced only once the
     new export is complete. The parent folder must exist."""
@@ -210,7 +208,7 @@ def write_bundle(bundle: Bundle, store: FileStore, target: Path, *, force: bool 
     return ExportResult(target, bundle.fmt, len(bundle.entries), bundle.assets, total, as_zip)
 
 
-def write_into(bundle: Bundle, store: FileStore, folder: Path) -> ExportResult:
+def write_into(bundle: Bundle, store: Store, folder: Path) -> ExportResult:
     """Write the bundle's files into ``folder`` (made if missing), next to whatever else is there.
 
     The bundle is written whole into a temporary folder first; then each of its top-level entries replaces
@@ -264,7 +262,7 @@ def _temporary_folder(parent: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _write_folder(entries: Sequence[Entry], store: FileStore, target: Path) -> int:
+def _write_folder(entries: Sequence[Entry], store: Store, target: Path) -> int:
     with _temporary_folder(target.parent) as staging:
         total = _fill(staging, entries, store)
         _replace(staging, target)
@@ -290,7 +288,7 @@ def _replace(new: Path, old: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _fill(root: Path, entries: Sequence[Entry], store: FileStore) -> int:
+def _fill(root: Path, entries: Sequence[Entry], store: Store) -> int:
     total = 0
     for entry in entries:
         path = root.joinpath(*_check_relative(entry.path).split("/"))
@@ -302,7 +300,7 @@ def _fill(root: Path, entries: Sequence[Entry], store: FileStore) -> int:
     return total
 
 
-def _write_zip(entries: Sequence[Entry], store: FileStore, target: Path) -> int:
+def _write_zip(entries: Sequence[Entry], store: Store, target: Path) -> int:
     total = 0
     path = target.parent / f".{uuid.uuid4().hex}.part"
     try:
@@ -325,7 +323,7 @@ def _write_zip(entries: Sequence[Entry], store: FileStore, target: Path) -> int:
     return total
 
 
-def _write_entry(entry: Entry, store: FileStore, out: IO[bytes]) -> int:
+def _write_entry(entry: Entry, store: Store, out: IO[bytes]) -> int:
     if entry.data is not None:
         out.write(entry.data)
         return len(entry.data)
@@ -334,14 +332,12 @@ def _write_entry(entry: Entry, store: FileStore, out: IO[bytes]) -> int:
     digest = hashlib.sha256()
     size = 0
     try:
-        source = open(store.path(entry.key), "rb")  # noqa: SIM115 - closed by the `with` below
-    except FileNotFoundError:
-        raise VidpipeError(f"cannot export {entry.path!r}: its stored file {entry.key!r} is missing") from None
-    with source:
-        while chunk := source.read(CHUNK_BYTES):
+        for chunk in store.iter_bytes(entry.key):
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
+    except MissingKeyError:
+        raise VidpipeError(f"cannot export {entry.path!r}: its stored file {entry.key!r} is missing") from None
     if digest.hexdigest() != expected:
         raise VidpipeError(f"cannot export {entry.path!r}: its stored file {entry.key!r} is damaged (hash mismatch)")
     return size

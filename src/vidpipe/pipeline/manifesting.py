@@ -1,7 +1,11 @@
 """The manifesting run: reference photos in, a tagged Asset Registry out.
 
-Steps: contact sheet, detection sweep, people (face identity), image embeddings, selection of
-assets, descriptions, tags, write. Every step works in memory and the registry is written in one
+Steps: the detection sweep, contact sheet, people (face identity), image embeddings, selection of
+assets, descriptions, tags, write. The sweep takes one photo at a time through
+`photo_analysis.analyze_photo` (decode, objects and faces, crops, embeddings, quality, each crop's
+files stored) and keeps only its record, so a run's memory does not grow with its photos; every
+later step works from those records and reads back from the store the few crops it needs pixels
+of (the describer's, the whole photos that become references). The registry is written in one
 transaction at the end, so a run that fails, is cancelled or is killed leaves the previous registry
 untouched and a restarted run never duplicates assets. Files are stored by content hash, so writing
 them again is harmless. Progress goes to a ``RunTracker`` (the job carrying the run), which is also
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,22 +35,34 @@ from vidpipe.db.models import (
 )
 from vidpipe.describe.describer import Describer, DescribeRequest, Description
 from vidpipe.domain.enums import AssetSource, AssetType, ManifestStatus
-from vidpipe.errors import VidpipeError
-from vidpipe.imaging.contact_sheet import SheetEntry, contact_sheet
-from vidpipe.imaging.loading import load_image
-from vidpipe.imaging.quality import assess_crop
-from vidpipe.inference.face_analysis import Face, face_crop
-from vidpipe.inference.nms import as_boxes, box_inside, merge_parts
+from vidpipe.errors import ImageLoadError, VidpipeError
+from vidpipe.inference.nms import as_boxes, box_inside
 from vidpipe.inference.vectors import embedding_to_bytes
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.crop_pixels import CropPixels
 from vidpipe.pipeline.descriptions import store_description
-from vidpipe.pipeline.planning import Crop, PlannedAsset, RunState, match_previous, plan_assets, resolve_decisions
+from vidpipe.pipeline.photo_analysis import CROPS_KIND, PhotoAnalysis, PhotoRef, PhotoStore, analyze_photo
+from vidpipe.pipeline.planning import (
+    Crop,
+    PlannedAsset,
+    RunState,
+    crops_of,
+    match_previous,
+    plan_assets,
+    resolve_decisions,
+)
+from vidpipe.pipeline.run_sheet import SheetTile, draw_sheet
 from vidpipe.pipeline.run_stats import RunStats
 from vidpipe.pipeline.toolkit import VisionToolkit
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store
 
-STEPS = ("contact_sheet", "detect", "people", "embed", "select", "describe", "tag", "write")
+# The contact sheet follows the sweep: it is drawn from the small tiles the sweep stores.
+STEPS = ("detect", "contact_sheet", "people", "embed", "select", "describe", "tag", "write")
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
+# The describer is handed at most this many assets, or this many pixels, at a time: enough to keep a
+# remote describer's requests in flight, few enough that their crops are never all held at once.
+DESCRIBE_BATCH = 32
+DESCRIBE_BATCH_PIXELS = 48_000_000
 
 
 class RunTracker(Protocol):
@@ -72,20 +89,28 @@ class ManifestRunner:
     """Runs manifests with one set of models, one file store and one describer.
 
     The manifest must already be claimed (PROCESSING) by the job that calls ``run``; the job decides
-    what a failure or a cancellation does to the manifest.
+    what a failure or a cancellation does to the manifest. ``analyze`` does one photo's work and
+    returns its record: `analyze_photo` here, in this process, unless something else (a worker
+    elsewhere) is given.
     """
 
     def __init__(
         self,
         factory: sessionmaker[Session],
-        store: FileStore,
+        store: Store,
         toolkit: VisionToolkit,
         describer: Describer,
+        analyze: Callable[[PhotoRef, VisionToolkit, PhotoStore], PhotoAnalysis] = analyze_photo,
+        analyze_all: Callable[[list[PhotoRef]], dict[uuid.UUID, PhotoAnalysis]] | None = None,
     ) -> None:
         self.factory = factory
         self.store = store
         self.toolkit = toolkit
         self.describer = describer
+        self.analyze = analyze
+        # Every photo's record at once, made elsewhere (a split run's parts on other workers).
+        self.analyze_all = analyze_all
+        self.pixels = CropPixels(store)
         self.failed_step = ""
 
     # ----------------------------------------------------------------------------------- the run
@@ -110,7 +135,10 @@ class ManifestRunner:
             self.failed_step = step
             tracker.begin(step)
             start = time.perf_counter()
-            getattr(self, f"_step_{step}")(state, tracker)
+            try:
+                getattr(self, f"_step_{step}")(state, tracker)
+            finally:
+                self.pixels.release()
             state.seconds[step] = round(time.perf_counter() - start, 3)
         stats = self._stats(state)
         with self.factory() as session, session.begin():
@@ -146,13 +174,14 @@ class ManifestRunner:
                 (row.upload_id, list(row.bbox))
                 for row in session.scalars(select(ChosenPrimary).where(ChosenPrimary.manifest_id == manifest_id))
             ]
-        # One decode per photo for the whole run.
-        images = {u.id: load_image(self.store.path(u.storage_key), name=u.original_filename) for u in uploads}
+        # Each photo is decoded once, in the sweep; a missing one fails the run now, before any work.
+        for upload in uploads:
+            if not self.store.exists(upload.storage_key):
+                raise ImageLoadError(upload.original_filename, "no such file")
         return RunState(
             manifest_id=manifest_id,
             title=title,
             uploads=uploads,
-            images=images,
             decisions=decisions,
             previous=previous,
             dismissed=dismissed,
@@ -161,66 +190,50 @@ class ManifestRunner:
 
     # --------------------------------------------------------------------------------- the steps
 
-    def _step_contact_sheet(self, state: RunState, tracker: RunTracker) -> None:
-        entries = [SheetEntry(state.images[u.id], u.name, u.asset_type.value) for u in state.uploads]
-        state.sheet_key = self.store.put_image(contact_sheet(entries, title=state.title), kind="sheets", fmt="jpg")
-
     def _step_detect(self, state: RunState, tracker: RunTracker) -> None:
+        if self.analyze_all is not None:
+            records = self.analyze_all([PhotoRef.of(u) for u in state.uploads])
+            for upload in state.uploads:
+                if upload.id not in records:
+                    raise VidpipeError(f"no analysis came back for photo {upload.original_filename!r}")
+                self._take(state, upload, records[upload.id], tracker)
+            tracker.set(uploads_processed=len(state.uploads))
+            return
         for n, upload in enumerate(state.uploads, 1):
-            image = state.images[upload.id]
-            objects = merge_parts(self.toolkit.detector.detect(image), rules.SAME_OBJECT_PARTS_IOS)
-            state.objects[upload.id] = objects
-            state.face_boxes[upload.id] = self.toolkit.faces.detect(image, objects)
-            for i in range(len(objects)):
-                box = tuple(float(v) for v in objects.xyxy[i])
-                crop, _ = face_crop(image, box, padding=rules.OBJECT_PADDING)
-                name = objects.names[i]
-                found = Crop(
-                    key=f"{upload.id}/object/{i}",
-                    upload=upload,
-                    kind="person" if name == "person" else "object",
-                    box=(box[0], box[1], box[2], box[3]),
-                    image=np.ascontiguousarray(crop),
-                    class_name=name,
-                    confidence=float(objects.confidence[i]),
-                )
-                state.objects_crops.append(found)
-                if found.kind == "object":  # people are shown by their faces, next step
-                    self._show(found, name, tracker)
-            h, w = image.shape[:2]
-            state.photo_crops[upload.id] = Crop(
-                key=f"{upload.id}/photo", upload=upload, kind="photo", box=(0.0, 0.0, float(w), float(h)), image=image
-            )
+            tracker.checkpoint()
+            analysis = self.analyze(PhotoRef.of(upload), self.toolkit, self.store)
+            self._take(state, upload, analysis, tracker)
             tracker.set(uploads_processed=n)
 
+    def _take(self, state: RunState, upload: Upload, analysis: PhotoAnalysis, tracker: RunTracker) -> None:
+        """Add a photo's record to the run: its views become the run's crops; objects and faces are
+        shown at once (people are shown by their faces)."""
+        if analysis.upload_id != upload.id:
+            raise VidpipeError(f"a photo analysis for upload {analysis.upload_id} came back for upload {upload.id}")
+        state.analyses[upload.id] = analysis
+        faces, objects, photo = crops_of(upload, analysis)
+        state.objects_crops.extend(objects)
+        state.faces.extend(faces)
+        state.photo_crops[upload.id] = photo
+        for crop in objects:
+            if crop.kind == "object":
+                self._show(crop, crop.class_name or "object", tracker)
+        for crop in faces:
+            self._show(crop, upload.name, tracker)
+
     def _show(self, crop: Crop, label: str, tracker: RunTracker) -> None:
-        # Its thumbnail is stored now, for the page to show at once; the write step reuses the key.
-        crop.thumbnail_key = self.store.thumbnail(crop.image)
-        tracker.found_view(crop.kind, label, crop.thumbnail_key)
+        if crop.thumbnail_key is not None:
+            tracker.found_view(crop.kind, label, crop.thumbnail_key)
+
+    def _step_contact_sheet(self, state: RunState, tracker: RunTracker) -> None:
+        tiles = [SheetTile(state.analyses[u.id].tile_key, u.name, u.asset_type.value) for u in state.uploads]
+        state.sheet_key = self.store.put_image(
+            draw_sheet(self.store, tiles, title=state.title), kind="sheets", fmt="jpg"
+        )
 
     def _step_people(self, state: RunState, tracker: RunTracker) -> None:
-        faces: list[Face] = []
-        for upload in state.uploads:
-            tracker.checkpoint()
-            image = state.images[upload.id]
-            for face in self.toolkit.faces.analyze(image, str(upload.id), faces=state.face_boxes[upload.id]):
-                faces.append(face)
-                crop, (ox, oy) = face_crop(image, face.box, padding=rules.FACE_PADDING)
-                landmarks = None if face.landmarks is None else face.landmarks - np.asarray([ox, oy], np.float32)
-                found = Crop(
-                    key=face.key,
-                    upload=upload,
-                    kind="face",
-                    box=face.box,
-                    image=np.ascontiguousarray(crop),
-                    class_name="face",
-                    confidence=face.confidence,
-                    landmarks=landmarks,
-                    face=face,
-                    quality=face.quality,
-                )
-                state.faces.append(found)
-                self._show(found, upload.name, tracker)
+        tracker.checkpoint()
+        faces = [c.face for c in state.faces if c.face is not None]
         by_key = {c.key: c for c in state.faces}
         # The user's decisions name views by place; find them among every crop of this run.
         state.decided = resolve_decisions(
@@ -232,13 +245,9 @@ class ManifestRunner:
         state.counters["people"] = len(groups)
 
     def _step_embed(self, state: RunState, tracker: RunTracker) -> None:
+        # The sweep embedded and scored each photo's crops while it held its pixels: here they are counted.
         crops = [*state.faces, *state.objects_crops, *state.photo_crops.values()]
         tracker.set(crops_total=len(crops))
-        vectors = self.toolkit.embedder.embed([c.image for c in crops])
-        for crop, vector in zip(crops, vectors, strict=True):
-            crop.embedding = vector
-            if crop.quality is None:
-                crop.quality = assess_crop(crop.image, landmarks=crop.landmarks, is_face=crop.kind == "face")
         state.counters["crops"] = len(crops)
 
     def _step_select(self, state: RunState, tracker: RunTracker) -> None:
@@ -249,7 +258,6 @@ class ManifestRunner:
         # An asset whose reference the user swapped keeps the description made from that reference.
         # ...and one whose description the user wrote keeps it.
         todo = [asset for asset in state.planned if not asset.pinned and not asset.user_described]
-        requests = [self._request(state, asset) for asset in todo]
         tracker.set(describe_total=len(todo), crops_described=0)
         finished = 0
 
@@ -259,7 +267,9 @@ class ManifestRunner:
             finished += 1
             tracker.set(crops_described=finished)
 
-        results = self.describer.describe_many(requests, on_done=on_done)
+        results: list[Description | Exception] = []
+        for requests in self._request_batches(state, todo):
+            results.extend(self.describer.describe_many(requests, on_done=on_done))
         for asset, result in zip(todo, results, strict=True):
             if isinstance(result, Exception):
                 asset.describe_error = str(result) or type(result).__name__
@@ -270,6 +280,20 @@ class ManifestRunner:
         state.counters["describe_errors"] = sum(a.describe_error is not None for a in state.planned)
         state.counters["pinned"] = len(state.planned) - len(todo)
 
+    def _request_batches(self, state: RunState, todo: list[PlannedAsset]) -> Iterator[list[DescribeRequest]]:
+        """The describe requests of ``todo`` in order, a bounded batch at a time (see DESCRIBE_BATCH)."""
+        batch: list[DescribeRequest] = []
+        pixels = 0
+        for asset in todo:
+            request = self._request(state, asset)
+            batch.append(request)
+            pixels += request.image.shape[0] * request.image.shape[1]
+            if len(batch) >= DESCRIBE_BATCH or pixels >= DESCRIBE_BATCH_PIXELS:
+                yield batch
+                batch, pixels = [], 0
+        if batch:
+            yield batch
+
     def _request(self, state: RunState, asset: PlannedAsset) -> DescribeRequest:
         """What the describer is shown of an asset: its primary view; for a character seen by its
         face, the whole person around that face when one was detected (clothes and what they
@@ -279,12 +303,11 @@ class ManifestRunner:
         source_size = (primary.upload.width, primary.upload.height)
         body = self._body_of(state, primary) if asset.asset_type is AssetType.CHARACTER else None
         if body is not None and primary.face is not None:
-            image = state.images[primary.upload.id]
-            crop, (ox, oy) = face_crop(image, body.box, padding=rules.OBJECT_PADDING)
+            ox, oy = body.origin
             x1, y1, x2, y2 = primary.box
             landmarks = primary.face.landmarks
             return DescribeRequest(
-                image=np.ascontiguousarray(crop),
+                image=self._pixels(body),
                 asset_type=asset.asset_type,
                 name=name,
                 detection_class="person",
@@ -295,7 +318,7 @@ class ManifestRunner:
                 accessories=tuple(asset.wardrobe),
             )
         return DescribeRequest(
-            image=primary.image,
+            image=self._pixels(primary),
             asset_type=asset.asset_type,
             name=name,
             detection_class=primary.class_name,
@@ -319,6 +342,20 @@ class ManifestRunner:
         holders = [p for p, share in zip(people, held.tolist(), strict=True) if share >= 0.8]
         return min(holders, key=lambda p: (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]), default=None)
 
+    def _pixels(self, crop: Crop) -> UInt8Image:
+        """A crop's exact pixels, cut again from its upload (see `crop_pixels`). A whole photo is
+        stored as a crop the first time an asset needs it (the sweep stored every other crop)."""
+        image = self.pixels.of(crop)
+        if crop.image_key is None:
+            crop.image_key = self.store.put_image(image, kind=CROPS_KIND, fmt="jpg")
+        return image
+
+    def _image_key(self, crop: Crop) -> str:
+        if crop.image_key is None:
+            self._pixels(crop)
+        assert crop.image_key is not None
+        return crop.image_key
+
     def _step_tag(self, state: RunState, tracker: RunTracker) -> None:
         tags = rules.assign_tags(
             (a.asset_type, a.previous.manifest_tag if a.previous is not None else None) for a in state.planned
@@ -327,14 +364,16 @@ class ManifestRunner:
             asset.tag = tag
 
     def _step_write(self, state: RunState, tracker: RunTracker) -> None:
-        # Files first (content-addressed, so a repeat writes nothing new), then one transaction.
+        # The sweep stored every crop's files (content-addressed, so a repeat writes nothing new); only
+        # whole photos that became references are stored here. Then one transaction.
         stored: dict[str, tuple[str, str]] = {}
         for asset in state.planned:
             for crop in asset.crops:
                 if crop.key not in stored:
+                    image_key = self._image_key(crop)
                     stored[crop.key] = (
-                        self.store.put_image(crop.image, kind="crops", fmt="jpg"),
-                        crop.thumbnail_key or self.store.thumbnail(crop.image),
+                        image_key,
+                        crop.thumbnail_key or self.store.thumbnail(self._pixels(crop)),
                     )
         face_model = self.toolkit.faces.embedder.name
         image_model = self.toolkit.embedder.name

@@ -9,21 +9,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from vidpipe.db.models import Asset, AssetDecision, Upload
 from vidpipe.describe.describer import Description
-from vidpipe.domain.detections import Detections, FloatArray
+from vidpipe.domain.detections import FloatArray
 from vidpipe.domain.enums import AssetSource, AssetType
+from vidpipe.errors import VidpipeError
 from vidpipe.imaging.quality import QualityReport
 from vidpipe.inference.face_analysis import Face
 from vidpipe.inference.grouping import FaceItem, group_faces
 from vidpipe.inference.nms import as_boxes, box_inside, box_iou
 from vidpipe.pipeline import rules
+from vidpipe.pipeline.photo_analysis import PhotoAnalysis, ViewRecord
 
-UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
 # The provenance a description the user edited by hand carries.
 USER_PROVIDER = "user"
 
@@ -36,7 +36,10 @@ class Crop:
     upload: Upload
     kind: str  # "face", "object", "person" or "photo"
     box: tuple[float, float, float, float]  # the detection, in source pixels (unpadded)
-    image: UInt8Image  # padded crop
+    # No pixels: the padded crop's JPEG is in the store under ``image_key``, written when the crop was
+    # cut; None for a whole photo, whose pixels are the upload's (stored as a crop only once used).
+    image_key: str | None = None
+    origin: tuple[int, int] = (0, 0)  # the padded crop's top-left corner in source pixels
     class_name: str | None = None
     confidence: float | None = None
     landmarks: FloatArray | None = None  # in crop pixels
@@ -54,6 +57,49 @@ class Crop:
     def prominence(self) -> float:
         x1, y1, x2, y2 = self.box
         return (self.confidence or 1.0) * float(np.sqrt(max(0.0, (x2 - x1) * (y2 - y1))))
+
+
+def crops_of(upload: Upload, analysis: PhotoAnalysis) -> tuple[list[Crop], list[Crop], Crop]:
+    """A photo's record as the run's crops: (faces, objects and people, the whole photo). Keys are
+    those the user's decisions and the grouping know: ``<upload>#<face>``, ``<upload>/object/<i>``."""
+    faces = [_face_crop(upload, view) for view in analysis.faces]
+    objects = [_crop(f"{upload.id}/object/{view.index}", upload, view) for view in analysis.objects]
+    return faces, objects, _crop(f"{upload.id}/photo", upload, analysis.photo)
+
+
+def _crop(key: str, upload: Upload, view: ViewRecord, face: Face | None = None) -> Crop:
+    return Crop(
+        key=key,
+        upload=upload,
+        kind=view.kind,
+        box=view.box,
+        image_key=view.image_key,
+        origin=view.origin,
+        class_name=view.class_name,
+        confidence=view.confidence,
+        landmarks=view.landmarks,
+        face=face,
+        quality=view.quality,
+        embedding=view.embedding,
+        thumbnail_key=view.thumbnail_key,
+    )
+
+
+def _face_crop(upload: Upload, view: ViewRecord) -> Crop:
+    if view.face_embedding is None or view.confidence is None:
+        raise VidpipeError(f"the record of a face in upload {upload.id} has no identity embedding or confidence")
+    photo = str(upload.id)
+    face = Face(
+        key=f"{photo}#{view.index}",
+        photo=photo,
+        index=view.index,
+        box=view.box,
+        confidence=view.confidence,
+        landmarks=view.face_landmarks,
+        embedding=view.face_embedding,
+        quality=view.quality,
+    )
+    return _crop(face.key, upload, view, face)
 
 
 @dataclass
@@ -109,10 +155,9 @@ class RunState:
     manifest_id: uuid.UUID
     title: str
     uploads: list[Upload]
-    images: dict[uuid.UUID, UInt8Image]
+    # Each photo's record from the detection sweep (no pixels): what every later step works from.
+    analyses: dict[uuid.UUID, PhotoAnalysis] = field(default_factory=dict)
     sheet_key: str | None = None
-    objects: dict[uuid.UUID, Detections] = field(default_factory=dict)
-    face_boxes: dict[uuid.UUID, Detections] = field(default_factory=dict)
     faces: list[Crop] = field(default_factory=list)
     objects_crops: list[Crop] = field(default_factory=list)
     photo_crops: dict[uuid.UUID, Crop] = field(default_factory=dict)

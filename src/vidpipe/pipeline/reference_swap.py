@@ -29,7 +29,7 @@ from vidpipe.pipeline import rules
 from vidpipe.pipeline.descriptions import store_description
 from vidpipe.pipeline.planning import user_name
 from vidpipe.pipeline.toolkit import VisionToolkit
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store
 
 UInt8Image = np.ndarray[Any, np.dtype[np.uint8]]
 Box = tuple[float, float, float, float]
@@ -104,7 +104,7 @@ def _face_choice(image: UInt8Image, face: Face, similarity: float | None) -> _Ch
 
 def swap_reference(
     factory: sessionmaker[Session],
-    store: FileStore,
+    store: Store,
     toolkit: VisionToolkit,
     describer: Describer,
     asset_id: uuid.UUID,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidpipe.db.models import Asset, Manifest
-from vidpipe.storage import KEY_PATTERN, FileStore
+from vidpipe.storage import KEY_PATTERN, MissingKeyError, Store
 
 REGISTRY_FORMAT = "vidpipe.registry/2"
 BIBLE_NAME = "bible.md"
@@ -76,12 +76,12 @@ def sha256_of_key(key: str) -> str:
     return match["sha"]
 
 
-def file_entry(store: FileStore, path: str, key: str) -> dict[str, Any]:
+def file_entry(store: Store, path: str, key: str) -> dict[str, Any]:
     """A file of the bundle as the JSON lists it: its relative path, SHA-256 and size in bytes
     (None when the stored file is missing; writing the bundle then fails, naming it)."""
     try:
-        size: int | None = store.path(key).stat().st_size
-    except OSError:
+        size: int | None = store.size(key)
+    except MissingKeyError:
         size = None
     return {"path": path, "sha256": sha256_of_key(key), "bytes": size}
 
@@ -94,7 +94,7 @@ def _suffix(key: str) -> str:
 # ------------------------------------------------------------------------------------------ JSON
 
 
-def registry_json(manifest: Manifest, store: FileStore, layout: BundleLayout | None = None) -> dict[str, Any]:
+def registry_json(manifest: Manifest, store: Store, layout: BundleLayout | None = None) -> dict[str, Any]:
     """The registry as plain JSON other tools can read (see REGISTRY_FORMAT).
 
     Every file is ``{"path", "sha256", "bytes"}`` with ``path`` relative to the document (in the layout
@@ -212,7 +212,7 @@ def _md_line(line: str) -> str:
     return escaped
 
 
-def registry_markdown(manifest: Manifest, store: FileStore, layout: BundleLayout | None = None) -> str:
+def registry_markdown(manifest: Manifest, store: Store, layout: BundleLayout | None = None) -> str:
     """A production bible: the contact sheet, then each asset with its crop, prompt and description.
 
     Images are linked relative to the document, in the layout of `bundle_layout` unless another is given.

@@ -17,7 +17,7 @@ from vidpipe.domain.enums import AssetType, ManifestStatus
 from vidpipe.errors import ImageTooLargeError, VidpipeError
 from vidpipe.imaging.loading import load_image
 from vidpipe.settings import Settings
-from vidpipe.storage import FileStore
+from vidpipe.storage import Store
 
 MAX_NAME_CHARS = 200
 NAMES_COLUMNS = ("file", "name", "type")
@@ -173,7 +173,7 @@ def photos_from_paths(images: Sequence[Path], default_type: str, names_csv: Path
 
 
 def add_photos(
-    session: Session, store: FileStore, manifest: Manifest, photos: list[PhotoIn], settings: Settings
+    session: Session, store: Store, manifest: Manifest, photos: list[PhotoIn], settings: Settings
 ) -> tuple[list[Upload], list[Refusal]]:
     """Validate and store each photo; return the uploads added and the photos refused, with reasons.
 

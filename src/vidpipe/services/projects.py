@@ -281,7 +281,7 @@ def annotated_frames(ctx: AppContext, clip_id: str) -> list[tuple[str, np.ndarra
     analysis = get_analysis(ctx, clip_id)
     pictures = []
     for frame in analysis.record.get("frames", []):
-        image = load_image(ctx.store.path(frame["image"]), name=f"frame {frame['index']}")
+        image = load_image(ctx.store.read_bytes(frame["image"]), name=f"frame {frame['index']}")
         boxes, labels, classes = [], [], []
         for s in frame["sightings"]:
             boxes.append(s["box"])

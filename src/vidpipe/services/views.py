@@ -55,6 +55,7 @@ class JobView:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    owner: str | None = None  # the process holding it: host:pid:random
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -76,6 +77,7 @@ class JobView:
             started_at=_aware(job.started_at),
             finished_at=_aware(job.finished_at),
             heartbeat_at=_aware(job.heartbeat_at),
+            owner=job.owner,
         )
 
     @property

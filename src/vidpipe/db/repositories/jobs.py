@@ -63,6 +63,35 @@ def queued_job_ids(session: Session, limit: int) -> list[uuid.UUID]:
     )
 
 
+def queued_jobs_waiting(session: Session, seconds: float) -> list[tuple[uuid.UUID, str]]:
+    """(id, kind) of jobs QUEUED and unchanged for ``seconds`` or more, oldest first."""
+    cutoff = now() - timedelta(seconds=seconds)
+    rows = session.execute(
+        select(Job.id, Job.kind)
+        .where(Job.status == JobStatus.QUEUED, Job.updated_at <= cutoff)
+        .order_by(Job.created_at)
+    )
+    return [(row.id, row.kind) for row in rows]
+
+
+def parts_of(session: Session, parent_id: uuid.UUID, kind: str) -> list[Job]:
+    """The parts a split job fanned out (jobs of ``kind`` whose target is the parent job), in order."""
+    return list(
+        session.scalars(
+            select(Job).where(Job.target_id == parent_id, Job.kind == kind).order_by(Job.created_at, Job.id)
+        )
+    )
+
+
+def set_result(session: Session, job_id: uuid.UUID, owner: str, result: dict[str, Any]) -> bool:
+    """What a job hands on, written while ``owner`` still holds it (in its success transaction)."""
+    return _changed(session, update(Job).where(_owned(job_id, owner)).values(result=result))
+
+
+def kind_of(session: Session, job_id: uuid.UUID) -> str | None:
+    return session.scalar(select(Job.kind).where(Job.id == job_id))
+
+
 def claim(session: Session, job_id: uuid.UUID, owner: str) -> bool:
     """QUEUED → RUNNING for ``owner``, counting one more attempt; False if someone else got it."""
     stamp = now()
