@@ -86,6 +86,7 @@ class DescribeSettings(BaseModel):
     )
     cache: bool = Field(True, description="Keep remote descriptions in data_dir/describe-cache")
     force: bool = Field(False, description="Describe again even where the cache has an answer")
+    ocr: bool = Field(True, description="The offline describer reads lettering (when rapidocr is installed)")
     backoff_initial_seconds: float = Field(1.0, ge=0, description="Wait before the first retry (doubles each time)")
     backoff_max_seconds: float = Field(30.0, ge=0, description="Longest wait between retries")
     retry_after_max_seconds: float = Field(120.0, ge=0, description="Longest wait a server's Retry-After can ask for")

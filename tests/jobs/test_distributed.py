@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.clipmaking import make_clip
-from tests.jobs.workers import Worker, clear_namespace, distributed_env, distributed_settings, start_workers
+from tests.jobs.workers import (
+    Worker,
+    clear_namespace,
+    distributed_env,
+    distributed_settings,
+    ended,
+    mid_run,
+    start_workers,
+    wait_for,
+)
 
 from vidpipe.api.app import create_app
 from vidpipe.app import AppContext
@@ -69,25 +78,6 @@ def workers() -> Iterator[list[Worker]]:
     yield started
     for worker in started:
         worker.kill()
-
-
-def wait_for(ctx: AppContext, job_id: uuid.UUID, done: Callable[[JobView], bool], timeout: float = 90) -> JobView:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = runs.get_job(ctx, str(job_id))
-        if done(job):
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
-        time.sleep(0.05)
-
-
-def mid_run(job: JobView) -> bool:
-    return job.status is JobStatus.RUNNING and job.step in ("detect", "people", "embed")
-
-
-def ended(job: JobView) -> bool:
-    return not job.active
 
 
 def owner_pid(job: JobView) -> int:
@@ -332,6 +322,14 @@ def test_worker_check_reports_the_broker_and_the_database(
     assert down.returncode == 1 and "DOWN" in down.stderr, down.stderr
 
 
+def unsplit_registry(opened: Opened, photos: list[PhotoIn]) -> list[tuple[str | None, str, str, int]]:
+    """What a run of ``photos`` makes in one piece, here: what a split run must make too."""
+    whole = opened(split_photos=0)
+    clean = manifests.create_manifest(whole, "Whole", photos).manifest
+    assert runs.process_manifest(whole, str(clean.id)).status is JobStatus.SUCCEEDED
+    return registry(whole, clean.id)
+
+
 def _parts(ctx: AppContext, job_id: uuid.UUID) -> list[JobView]:
     return [j for j in runs.list_jobs(ctx) if j.kind == MANIFEST_PHOTOS and j.target_id == job_id]
 
@@ -340,10 +338,7 @@ def test_a_big_manifest_is_split_across_two_workers_with_the_same_registry(
     opened: Opened, workers: list[Worker], data_dir: Path, tmp_path: Path
 ) -> None:
     photos = big_production(data_dir)
-    whole = opened(split_photos=0)
-    clean = manifests.create_manifest(whole, "Whole", photos).manifest
-    assert runs.process_manifest(whole, str(clean.id)).status is JobStatus.SUCCEEDED
-    expected = registry(whole, clean.id)
+    expected = unsplit_registry(opened, photos)
 
     ctx = opened(split_photos=8, split_batch=3)
     workers.extend(start_workers(ctx.settings, tmp_path, 2))
@@ -365,10 +360,7 @@ def test_a_split_run_whose_part_worker_is_killed_still_finishes_with_the_same_re
     opened: Opened, workers: list[Worker], data_dir: Path, tmp_path: Path
 ) -> None:
     photos = big_production(data_dir)
-    whole = opened(split_photos=0)
-    clean = manifests.create_manifest(whole, "Whole", photos).manifest
-    assert runs.process_manifest(whole, str(clean.id)).status is JobStatus.SUCCEEDED
-    expected = registry(whole, clean.id)
+    expected = unsplit_registry(opened, photos)
 
     ctx = opened(split_photos=8, split_batch=3)
     workers.extend(start_workers(ctx.settings, tmp_path, 2))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from tests.jobs.workers import Worker, clear_namespace, distributed_settings, start_workers
+from tests.jobs.workers import Worker, clear_namespace, distributed_settings, ended, mid_run, start_workers, wait_for
 
 from vidpipe.app import AppContext
 from vidpipe.db.models import Job
@@ -23,7 +23,6 @@ from vidpipe.jobs.runner import JobRunner
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
 from vidpipe.services import manifests, runs
-from vidpipe.services.views import JobView
 from vidpipe.settings import Settings
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
@@ -83,25 +82,6 @@ def h(request: pytest.FixtureRequest, tmp_path: Path, toolkit: VisionToolkit, se
             for worker in workers:
                 worker.kill()
             clear_namespace(here)
-
-
-def wait_for(ctx: AppContext, job_id: uuid.UUID, done: Callable[[JobView], bool], timeout: float = 60) -> JobView:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = runs.get_job(ctx, str(job_id))
-        if done(job):
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
-        time.sleep(0.02)
-
-
-def mid_run(job: JobView) -> bool:
-    return job.status is JobStatus.RUNNING and job.step in ("detect", "people", "embed")
-
-
-def ended(job: JobView) -> bool:
-    return not job.active
 
 
 def _snapshot(ctx: AppContext, manifest_id: uuid.UUID) -> list[tuple[uuid.UUID, str | None, str, int]]:

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import os
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 
+from vidpipe.app import AppContext
 from vidpipe.bench import worker_processes
 from vidpipe.bench.worker_processes import Worker, clear_namespace, distributed_env, start_workers, wait_ready
+from vidpipe.domain.enums import JobStatus
+from vidpipe.services import runs
+from vidpipe.services.views import JobView
 from vidpipe.settings import Settings
 
 REDIS_URL = os.environ.get("VIDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-__all__ = ["Worker", "clear_namespace", "distributed_env", "distributed_settings", "start_workers", "wait_ready"]
+__all__ = [
+    "Worker",
+    "clear_namespace",
+    "distributed_env",
+    "distributed_settings",
+    "ended",
+    "mid_run",
+    "start_workers",
+    "wait_for",
+    "wait_ready",
+]
 
 
 def distributed_settings(base: Settings, data_dir: Path, database_url: str, **jobs: object) -> Settings:
@@ -35,3 +52,23 @@ def require_redis() -> None:
         pytest.skip(message)
     finally:
         client.close()
+
+
+def wait_for(ctx: AppContext, job_id: uuid.UUID, done: Callable[[JobView], bool], timeout: float = 90) -> JobView:
+    """The job once ``done`` holds for it; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = runs.get_job(ctx, str(job_id))
+        if done(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
+        time.sleep(0.02)
+
+
+def mid_run(job: JobView) -> bool:
+    return job.status is JobStatus.RUNNING and job.step in ("detect", "people", "embed")
+
+
+def ended(job: JobView) -> bool:
+    return not job.active

@@ -145,7 +145,7 @@ def run_scale_bench(
             split_runs.append(
                 _split_run(
                     photos[:count],
-                    settings,
+                    settings.model_copy(update={"describe": settings.describe.model_copy(update={"ocr": ocr})}),
                     Path(folder) / f"split-{count}",
                     workers=split_workers,
                     postgres_admin_url=postgres_admin_url,

@@ -27,6 +27,7 @@ def distributed_env(settings: Settings) -> dict[str, str]:
             "VIDPIPE_DATABASE_URL": settings.resolved_database_url,
             "VIDPIPE_REDIS_URL": settings.redis_url,
             "VIDPIPE_DESCRIBE__PROVIDERS": ",".join(settings.describe.providers),
+            "VIDPIPE_DESCRIBE__OCR": str(settings.describe.ocr).lower(),
             # One inference thread per worker: two workers share these 2 cores.
             "VIDPIPE_RUNTIME__INTRA_OP_THREADS": "1",
             "OMP_NUM_THREADS": "1",

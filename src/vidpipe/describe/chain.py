@@ -112,7 +112,7 @@ def _build_one(name: str, settings: Settings, environ: Mapping[str, str] | None)
     if name == "offline":
         from vidpipe.describe.describers.offline import OfflineDescriber
 
-        return OfflineDescriber.from_settings(settings)
+        return OfflineDescriber.from_settings(settings, ocr=settings.describe.ocr)
     raise ConfigError(f"unknown describe provider {name!r}: expected gemini, openai or offline")
 
 
