@@ -305,13 +305,19 @@ def test_worker_check_reports_the_broker_and_the_database(
     opened: Opened, workers: list[Worker], tmp_path: Path
 ) -> None:
     ctx = opened()
-    workers.extend(start_workers(ctx.settings, tmp_path, 1))
+    # Two processes of one command are two workers to the broker (each its own id, heartbeat and
+    # held messages), not one.
+    workers.extend(start_workers(ctx.settings, tmp_path, 1, "--processes", "2"))
+    deadline = time.monotonic() + 30
+    while workers[0].text().count("worker ready") < 2:
+        assert time.monotonic() < deadline, workers[0].text()[-2000:]
+        time.sleep(0.1)
     env = distributed_env(ctx.settings)
     check = [sys.executable, "-m", "vidpipe", "worker", "--check"]
     done = subprocess.run([*check, "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] and report["database"]["ok"] and report["broker"]["workers"] == 1
+    assert report["ok"] and report["database"]["ok"] and report["broker"]["workers"] == 2
     down = subprocess.run(
         check,
         env={**env, "VIDPIPE_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"},

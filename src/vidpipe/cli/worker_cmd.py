@@ -60,9 +60,6 @@ def worker(
 
     import dramatiq.cli
 
-    import vidpipe.jobs.worker as broker_module
-
-    del broker_module  # imported here once so a broken setting fails now, not in every child
     args = dramatiq.cli.make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
         ["vidpipe.jobs.worker", "--processes", str(processes), "--threads", str(threads), "--queues", *names]
     )

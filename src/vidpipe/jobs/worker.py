@@ -13,6 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
 from vidpipe.jobs.distributed import Messaging, Sweeper, messaging_for
@@ -72,6 +73,13 @@ class WorkerLifecycle(Middleware):
     def __init__(self, messaging: Messaging) -> None:
         self.messaging = messaging
         self.sweeper: Sweeper | None = None
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        # Forked worker processes may share a broker object built before the fork, and with it its
+        # id, under which Redis keeps a worker's heartbeat and the messages it holds: one id per
+        # process, so a dead process's messages are not taken for a live sibling's.
+        if isinstance(broker, RedisBroker):
+            broker.broker_id = str(uuid.uuid4())
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         ctx = worker_context()
