@@ -366,6 +366,7 @@ class ManifestRunner:
     def _step_write(self, state: RunState, tracker: RunTracker) -> None:
         # The sweep stored every crop's files (content-addressed, so a repeat writes nothing new); only
         # whole photos that became references are stored here. Then one transaction.
+        began = time.perf_counter()
         stored: dict[str, tuple[str, str]] = {}
         for asset in state.planned:
             for crop in asset.crops:
@@ -438,6 +439,9 @@ class ManifestRunner:
             manifest.contact_sheet = state.sheet_key
             manifest.asset_count = len(state.planned)
             manifest.processed_at = datetime.now(UTC)
+            # Readers see READY and these stats together: the write step's time so far is in them
+            # (the run sets its final figure just after), so no finished step ever lacks a time.
+            state.seconds["write"] = round(time.perf_counter() - began, 3)
             manifest.stats = self._stats(state).model_dump()
 
     def _stats(self, state: RunState) -> RunStats:
