@@ -40,7 +40,7 @@ from vidpipe.jobs.handlers import MANIFEST_PHOTOS
 from vidpipe.pipeline.toolkit import VisionToolkit
 from vidpipe.pipeline.uploads import PhotoIn
 from vidpipe.services import manifests, projects, runs
-from vidpipe.services.views import JobView
+from vidpipe.services.views import JobView, ManifestSummary
 from vidpipe.settings import Settings
 
 pytestmark = [pytest.mark.models, pytest.mark.data, pytest.mark.slow]
@@ -336,6 +336,16 @@ def unsplit_registry(opened: Opened, photos: list[PhotoIn]) -> list[tuple[str | 
     return registry(whole, clean.id)
 
 
+def split_run(
+    opened: Opened, workers: list[Worker], photos: list[PhotoIn], folder: Path
+) -> tuple[AppContext, ManifestSummary, JobView]:
+    """A run of ``photos`` requested on 2 workers, split in parts of 3 photos."""
+    ctx = opened(split_photos=8, split_batch=3)
+    workers.extend(start_workers(ctx.settings, folder, 2))
+    manifest = manifests.create_manifest(ctx, "Split", photos).manifest
+    return ctx, manifest, runs.request_run(ctx, str(manifest.id))
+
+
 def _parts(ctx: AppContext, job_id: uuid.UUID) -> list[JobView]:
     return [j for j in runs.list_jobs(ctx) if j.kind == MANIFEST_PHOTOS and j.target_id == job_id]
 
@@ -345,11 +355,7 @@ def test_a_big_manifest_is_split_across_two_workers_with_the_same_registry(
 ) -> None:
     photos = big_production(data_dir)
     expected = unsplit_registry(opened, photos)
-
-    ctx = opened(split_photos=8, split_batch=3)
-    workers.extend(start_workers(ctx.settings, tmp_path, 2))
-    manifest = manifests.create_manifest(ctx, "Split", photos).manifest
-    job = runs.request_run(ctx, str(manifest.id))
+    ctx, manifest, job = split_run(opened, workers, photos, tmp_path)
     seen_progress = set()
     while (now := runs.get_job(ctx, str(job.id))).active:
         seen_progress.add(now.progress.get("uploads_processed", 0))
@@ -367,11 +373,7 @@ def test_a_split_run_whose_part_worker_is_killed_still_finishes_with_the_same_re
 ) -> None:
     photos = big_production(data_dir)
     expected = unsplit_registry(opened, photos)
-
-    ctx = opened(split_photos=8, split_batch=3)
-    workers.extend(start_workers(ctx.settings, tmp_path, 2))
-    manifest = manifests.create_manifest(ctx, "Split", photos).manifest
-    job = runs.request_run(ctx, str(manifest.id))
+    ctx, manifest, job = split_run(opened, workers, photos, tmp_path)
     deadline = time.monotonic() + 60
     while not (running := [p for p in _parts(ctx, job.id) if p.status is JobStatus.RUNNING]):
         assert time.monotonic() < deadline, "no part started"

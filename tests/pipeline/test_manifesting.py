@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vidpipe.app import AppContext
+from vidpipe.bench.manifest import EngineOnly
 from vidpipe.db.models import Job, Manifest
 from vidpipe.db.repositories.manifests import find_manifest
 from vidpipe.domain.enums import AssetSource, AssetType, JobStatus, ManifestStatus
@@ -209,27 +210,15 @@ def test_swapping_a_reference_redoes_only_that_asset(
 # ------------------------------------------------------------- the run works from per-photo records
 
 
-class _Watching:
+class _Watching(EngineOnly):
     """A run tracker that notes, after each photo, the bytes numpy arrays hold (while tracemalloc traces)."""
 
     def __init__(self) -> None:
         self.held: list[int] = []
 
-    def begin(self, step: str) -> None:
-        pass
-
     def set(self, **counters: int) -> None:
         if counters.get("uploads_processed") and tracemalloc.is_tracing():
             self.held.append(numpy_bytes())
-
-    def checkpoint(self) -> None:
-        pass
-
-    def found_view(self, kind: str, label: str, thumbnail_key: str) -> None:
-        pass
-
-    def commit(self, session: Session) -> None:
-        pass
 
 
 # numpy reports its arrays' data to tracemalloc in a domain of its own.

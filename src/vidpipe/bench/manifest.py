@@ -48,7 +48,7 @@ def model_seconds(toolkit: VisionToolkit) -> float:
     return sum(m.seconds for m in models)
 
 
-class _EngineOnly:
+class EngineOnly:
     """A run tracker that does nothing: the engine alone, to measure what the job machinery costs."""
 
     def begin(self, step: str) -> None:
@@ -156,7 +156,7 @@ def run_manifest_bench(
 
             def bare() -> None:
                 start = time.perf_counter()
-                engine.run(twin.manifest.id, _EngineOnly())
+                engine.run(twin.manifest.id, EngineOnly())
                 engine_walls.append(time.perf_counter() - start)
 
             for round_ in range(rounds):
