@@ -6,6 +6,7 @@ need them skip with a reason naming the missing folder; CI always has them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -17,12 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from vidpipe.app import AppContext
 from vidpipe.db.models import Asset
 from vidpipe.db.repositories.manifests import find_manifest
+from vidpipe.db.throwaway import DatabaseUnreachableError, throwaway_postgres
 from vidpipe.describe.describers.offline import OfflineDescriber
 from vidpipe.domain.enums import AssetType, JobStatus
 from vidpipe.errors import VidpipeError
@@ -87,25 +88,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def _postgres_database() -> Iterator[str]:
-    import psycopg
-
-    admin = make_url(POSTGRES_ADMIN_URL)
-    name = f"vidpipe_test_{uuid.uuid4().hex[:12]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI always has PostgreSQL: never skip there
-        pytest.skip(message)
-    with connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(throwaway_postgres(POSTGRES_ADMIN_URL, prefix="vidpipe_test"))
+        except DatabaseUnreachableError as exc:
+            if os.environ.get("CI"):
+                pytest.fail(str(exc))  # CI always has PostgreSQL: never skip there
+            pytest.skip(str(exc))
+        yield url
 
 
 @pytest.fixture

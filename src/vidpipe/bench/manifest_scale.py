@@ -175,7 +175,7 @@ def _split_run(
     """One run split over ``workers`` worker processes (dramatiq backend, PostgreSQL): its wall time
     and the peak resident memory of each worker process (each holds its own models)."""
     from vidpipe.bench.worker_processes import clear_namespace, distributed_settings, start_workers
-    from vidpipe.bench.workers import throwaway_postgres
+    from vidpipe.db.throwaway import throwaway_postgres
     from vidpipe.services import runs
 
     with throwaway_postgres(postgres_admin_url) as database_url:

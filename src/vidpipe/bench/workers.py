@@ -9,8 +9,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from vidpipe.app import AppContext
 from vidpipe.bench.analyze import excerpt
 from vidpipe.bench.manifest import SUFFIXES
 from vidpipe.bench.worker_processes import Worker, clear_namespace, distributed_settings, start_workers
+from vidpipe.db.throwaway import throwaway_postgres
 from vidpipe.domain.enums import AssetType, JobStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.pipeline.uploads import PhotoIn
@@ -26,27 +26,6 @@ from vidpipe.services.views import JobView
 from vidpipe.settings import Settings
 
 MODES = ("embedded", "dramatiq-1", "dramatiq-2")
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the server of ``admin_url``; dropped afterwards."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url)
-    name = f"vidpipe_bench_{uuid.uuid4().hex[:10]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        raise VidpipeError(f"PostgreSQL is not reachable at {admin_url}: {exc}") from None
-    try:
-        yield admin.set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _wait(ctx: AppContext, ids: list[uuid.UUID], timeout: float) -> list[JobView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -29,8 +30,14 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration shipped with this vidpipe (read once: the health endpoint asks often)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest migration."""
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    head = head_revision()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head

@@ -258,10 +258,6 @@ def describe_health(messaging: Messaging) -> dict[str, Any]:
 
 def _safe_url(url: str) -> str:
     """The Redis URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
+    from sqlalchemy.engine import make_url
 
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return make_url(url).render_as_string(hide_password=True)

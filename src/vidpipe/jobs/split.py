@@ -21,7 +21,7 @@ from vidpipe.db.repositories import jobs as jobs_repo
 from vidpipe.domain.enums import ACTIVE_JOB_STATUSES, JobStatus
 from vidpipe.errors import VidpipeError
 from vidpipe.jobs.handlers import MANIFEST_PHOTOS
-from vidpipe.jobs.progress import JobStoppedError, JobTracker
+from vidpipe.jobs.progress import JobTracker
 
 if TYPE_CHECKING:
     from vidpipe.app import AppContext
@@ -66,7 +66,7 @@ def fan_out(ctx: AppContext, tracker: JobTracker, refs: list[PhotoRef]) -> dict[
         parts = jobs_repo.parts_of(session, parent, MANIFEST_PHOTOS)
         reusable = [p for p in parts if p.status is JobStatus.SUCCEEDED or p.status in ACTIVE_JOB_STATUSES]
         if len(reusable) != len(batches) or any(
-            p.params.get("uploads") != [str(r.upload_id) for r in b] for p, b in zip(reusable, batches, strict=False)
+            p.params.get("refs") != [r.as_dict() for r in b] for p, b in zip(reusable, batches, strict=False)
         ):
             # First attempt, or the photos changed since: new parts (old ones, if any, are cancelled).
             for old in parts:
@@ -77,7 +77,7 @@ def fan_out(ctx: AppContext, tracker: JobTracker, refs: list[PhotoRef]) -> dict[
                     session,
                     MANIFEST_PHOTOS,
                     parent,
-                    {"uploads": [str(r.upload_id) for r in batch], "refs": [_ref_json(r) for r in batch]},
+                    {"refs": [r.as_dict() for r in batch]},
                 )
                 for batch in batches
             ]
@@ -119,22 +119,13 @@ def _wait_for_parts(ctx: AppContext, tracker: JobTracker, part_ids: list[uuid.UU
         waiting = next((p.id for p in parts if p is not None and p.status is JobStatus.QUEUED), None)
         if waiting is not None:
             # Nobody has taken it yet: do it here rather than wait (a parent must not starve its parts).
-            try:
-                execute_job(ctx, waiting)
-            except JobStoppedError:
-                raise
+            execute_job(ctx, waiting)
             continue
         time.sleep(POLL_SECONDS)
 
 
-def _ref_json(ref: PhotoRef) -> dict[str, Any]:
-    return {"upload_id": str(ref.upload_id), "storage_key": ref.storage_key, "filename": ref.filename}
-
-
 def refs_of(params: dict[str, Any]) -> list[PhotoRef]:
+    """The photos a part's params name."""
     from vidpipe.pipeline.photo_analysis import PhotoRef
 
-    return [
-        PhotoRef(upload_id=uuid.UUID(r["upload_id"]), storage_key=r["storage_key"], filename=r["filename"])
-        for r in params.get("refs", [])
-    ]
+    return [PhotoRef.from_dict(r) for r in params.get("refs", [])]

@@ -60,6 +60,14 @@ class PhotoRef:
     def of(cls, upload: Upload) -> PhotoRef:
         return cls(upload.id, upload.storage_key, upload.original_filename)
 
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready, for a job's params (a part of a split run names its photos so)."""
+        return {"upload_id": str(self.upload_id), "storage_key": self.storage_key, "filename": self.filename}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> PhotoRef:
+        return cls(uuid.UUID(data["upload_id"]), data["storage_key"], data["filename"])
+
 
 @dataclass(frozen=True, eq=False)
 class ViewRecord:
