@@ -118,3 +118,23 @@ def test_registry_bench_judges_assets_against_the_ground_truth(settings: Setting
     assert json.loads(json.dumps(result)) == result
     with pytest.raises(VidpipeError, match="no photo"):
         run_registry_bench(coco8 / "images" / "val", coco8 / "instances_train_coco.json", settings)
+
+
+def test_registry_bench_judges_characters_by_face_only_ground_truth(settings: Settings, data_dir: Path) -> None:
+    from vidpipe.bench.registry import run_registry_bench
+
+    faces = data_dir / "faces" / "dlib_faces"
+    result = run_registry_bench(faces, faces / "face_boxes_coco.json", settings, part=(2, 3))
+    # 9 photos with face boxes, every third from the second: 3 photos.
+    assert result["photos"] == 3 and result["part"] == "2/3"
+    assert result["assets_by_type"].get("CHARACTER", 0) >= result["assets_judged"] > 0
+    assert result["asset_precision"] == 1.0 and result["duplicates"] == 0
+    assert 0 < result["true_objects_with_an_asset"] <= result["true_objects"]
+
+
+@pytest.mark.parametrize("text", ["2", "0/2", "3/2", "a/b"])
+def test_registry_bench_part_must_read_k_of_n(text: str) -> None:
+    from vidpipe.bench.registry import parse_part
+
+    with pytest.raises(VidpipeError, match="--part"):
+        parse_part(text)

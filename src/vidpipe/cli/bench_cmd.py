@@ -375,13 +375,17 @@ def bench_registry(
     coco: Path = typer.Option(..., "--coco", help="COCO ground-truth JSON for those photos"),
     asset_type: str | None = typer.Option(None, "--type", help="Type of every photo (default: guessed per photo)"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N photos"),
+    part: str | None = typer.Option(
+        None, "--part", help="K/N: only every N-th photo by name, from the K-th (a fixed split, e.g. 2/2 held out)"
+    ),
     model_dir: Path | None = ModelDir,
     as_json: bool = JsonOnly,
 ) -> None:
     """The registry the photos make, as one manifest, against their ground truth: asset precision
     (assets that are a true object of their class), duplicates (true objects split over several
-    assets), people split or merged."""
-    from vidpipe.bench.registry import run_registry_bench
+    assets), people split or merged. Ground truth of faces only (class "face") judges characters
+    by their faces."""
+    from vidpipe.bench.registry import parse_part, run_registry_bench
 
     with err_console.status("Processing the photos as one manifest"):
         result = run_registry_bench(
@@ -390,6 +394,7 @@ def bench_registry(
             settings_with(model_dir),
             asset_type=asset_type,
             limit=limit,
+            part=parse_part(part) if part else None,
         )
     _report(result, as_json, "Registry bench")
 
