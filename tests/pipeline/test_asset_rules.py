@@ -12,7 +12,7 @@ import pytest
 from vidpipe.app import AppContext
 from vidpipe.domain.detections import Detections
 from vidpipe.domain.enums import AssetType
-from vidpipe.inference.nms import merge_parts
+from vidpipe.inference.nms import group_boxes, merge_parts
 from vidpipe.pipeline.uploads import PhotoIn
 from vidpipe.services import manifests, runs
 from vidpipe.services.views import AssetView
@@ -107,3 +107,26 @@ def test_parts_of_one_object_become_one_box() -> None:
     one = merge_parts(halves, 0.6)
     # ...while a box mostly inside another of its class joins it, and a far one stays.
     assert len(one) == 2 and one.xyxy[0].tolist() == [0, 0, 120, 100] and float(one.confidence[0]) == pytest.approx(0.9)
+
+
+def test_a_box_around_two_objects_does_not_join_them() -> None:
+    # VOC 2007_000363, as the default detector sees it: two birds, and one box around both.
+    birds = Detections(
+        xyxy=np.asarray([[159, 117, 500, 333], [49, 17, 205, 236], [54, 7, 471, 313]], np.float32),
+        confidence=np.asarray([0.74, 0.64, 0.64], np.float32),
+        class_id=np.asarray([0, 0, 0], np.int64),
+        class_names=("bird",),
+    )
+    assert group_boxes(birds, 0.6).tolist() == [False, False, True]
+    two = merge_parts(birds, 0.6)
+    assert sorted(two.xyxy.tolist()) == sorted(birds.xyxy[:2].tolist())
+    # One bike drawn whole and again as two halves: the whole is surer than its halves, so the
+    # halves are its parts and join it.
+    bike = Detections(
+        xyxy=np.asarray([[0, 0, 200, 100], [0, 0, 110, 100], [90, 0, 200, 100]], np.float32),
+        confidence=np.asarray([0.9, 0.8, 0.7], np.float32),
+        class_id=np.asarray([0, 0, 0], np.int64),
+        class_names=("motorcycle",),
+    )
+    assert not group_boxes(bike, 0.6).any()
+    assert merge_parts(bike, 0.6).xyxy.tolist() == [[0, 0, 200, 100]]

@@ -158,7 +158,8 @@ def run_registry_bench(
         if primary_ok:
             correct += 1
         else:
-            wrong.append(f"{asset.tag} {asset.name} ({asset_class})")
+            seen_in = next((files[r.source] for r in asset.references if r.primary and r.source in files), "?")
+            wrong.append(f"{asset.tag} {asset.name} ({asset_class}) in {seen_in}")
     duplicates = {k: v for k, v in assets_of_truth.items() if len(v) > 1}
     people_split = [
         k for k in duplicates if any(t.index == k[1] and t.name in ("person", FACE_CLASS) for t in truth[k[0]])

@@ -42,10 +42,39 @@ def as_boxes(*boxes: Sequence[float]) -> FloatArray:
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
 
 
+def group_boxes(found: Detections, ios: float) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which boxes only hold a group: a box holding (``ios`` of each, over the smaller box) two or more
+    boxes of its class that are not parts of one another, each found at least as confidently as it.
+    A detector that also draws one box around two birds is surer of each bird than of the pair;
+    one whole object drawn again as two halves is the other way round (the whole is surer)."""
+    n = len(found)
+    group = np.zeros(n, bool)
+    if n < 3:
+        return group
+    inside = box_ios(found.xyxy, found.xyxy) >= ios
+    for g in range(n):
+        members = [
+            m
+            for m in range(n)
+            if m != g
+            and found.class_id[m] == found.class_id[g]
+            and inside[g, m]
+            and found.confidence[m] >= found.confidence[g]
+        ]
+        if any(not inside[a, b] for i, a in enumerate(members) for b in members[i + 1 :]):
+            group[g] = True
+    return group
+
+
 def merge_parts(found: Detections, ios: float) -> Detections:
     """Boxes of one class lying mostly inside one another (intersection over the smaller box at
     least ``ios``) joined into their union, keeping the most confident part's confidence and row
-    data: a detector that sees one object as two overlapping halves then reports one object."""
+    data: a detector that sees one object as two overlapping halves then reports one object. A box
+    that only holds a group of separate objects (`group_boxes`) is dropped first, so that it does
+    not join them into one."""
+    groups = group_boxes(found, ios)
+    if groups.any():
+        found = found[np.flatnonzero(~groups)]
     n = len(found)
     if n < 2:
         return found
