@@ -138,3 +138,31 @@ def test_registry_bench_part_must_read_k_of_n(text: str) -> None:
 
     with pytest.raises(VidpipeError, match="--part"):
         parse_part(text)
+
+
+def _group_csv(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
+    out = tmp_path / "groups.csv"
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "identities_present"])
+        writer.writerows(rows)
+    return out
+
+
+def test_face_bench_checks_group_photos_against_the_labelled_people(
+    settings: Settings, data_dir: Path, tmp_path: Path
+) -> None:
+    labels = _subset(data_dir, tmp_path, {"obama", "biden", "kit_harington"}, per_identity=2)
+    two = "face_recognition/two_people.jpg"
+    right = _group_csv(tmp_path, [(two, "obama + biden"), ("dlib_faces/bald_guys.jpg", "4 people")])
+    result = run_face_bench(data_dir / "faces", labels, FaceAnalyzer(settings=settings), group_photos_csv=right)
+    # The collage names nobody labelled, so only the two-shot is checked.
+    check = result["group_photos"]
+    assert check["photos"] == 1 and check["people_named"] == 2
+    assert check["people_found"] == 2 and check["wrong_joins"] == 0
+    # A wrong label costs: Kit Harington is not in the photo, and Biden's face joins Biden.
+    wrong = _group_csv(tmp_path, [(two, "obama + kit_harington")])
+    result = run_face_bench(data_dir / "faces", labels, FaceAnalyzer(settings=settings), group_photos_csv=wrong)
+    assert result["group_photos"]["rows"] == [
+        {"file": two, "named": ["kit_harington", "obama"], "found": ["obama"], "wrong": ["biden"]}
+    ]

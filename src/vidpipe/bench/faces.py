@@ -155,6 +155,61 @@ def leave_one_source_out(
     }
 
 
+@dataclass(frozen=True)
+class GroupPhoto:
+    file: str
+    named: frozenset[str]  # the labelled identities it shows (others in it are unnamed)
+
+
+def read_group_photos(group_csv: Path, identities: set[str]) -> list[GroupPhoto]:
+    """Rows of a ``file,identities_present`` CSV ("obama + biden") that name labelled identities."""
+    with group_csv.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"file", "identities_present"} <= set(reader.fieldnames):
+            raise VidpipeError(
+                f"group photos file {str(group_csv)!r} must have the columns file,identities_present; "
+                f"it has {reader.fieldnames}"
+            )
+        rows = []
+        for row in reader:
+            named = frozenset(n.strip() for n in row["identities_present"].split("+")) & identities
+            if row["file"] and "*" not in row["file"] and named:
+                rows.append(GroupPhoto(row["file"], named))
+        return rows
+
+
+def group_photo_check(
+    images_dir: Path, photos: list[GroupPhoto], labels: list[LabelledFile], run: LabelledRun, analyzer: FaceAnalyzer
+) -> dict[str, Any]:
+    """Photos of several people, grouped with the labelled single-face photos: does each named
+    person's face join that person, and does no face join someone the photo does not show? The
+    thresholds never saw these photos, so this checks them on people seen anew (recall above all)."""
+    identity_of = {key: row.identity for row, key in zip(labels, run.labelled_keys, strict=True) if key}
+    extra = [face for photo in photos for face in analyzer.analyze(load_image(images_dir / photo.file), photo.file)]
+    groups = analyzer.group([*run.faces, *extra])
+    rows = []
+    for photo in photos:
+        joined: set[str] = set()
+        for group in groups:
+            if any(key.startswith(f"{photo.file}#") for key in group.members):
+                joined |= {identity_of[key] for key in group.members if key in identity_of}
+        rows.append(
+            {
+                "file": photo.file,
+                "named": sorted(photo.named),
+                "found": sorted(joined & photo.named),
+                "wrong": sorted(joined - photo.named),
+            }
+        )
+    return {
+        "photos": len(rows),
+        "people_named": sum(len(r["named"]) for r in rows),
+        "people_found": sum(len(r["found"]) for r in rows),
+        "wrong_joins": sum(len(r["wrong"]) for r in rows),
+        "rows": rows,
+    }
+
+
 def run_face_bench(
     images_dir: Path,
     labels_csv: Path,
@@ -162,6 +217,7 @@ def run_face_bench(
     *,
     progress: Callable[[int, int], None] | None = None,
     cross_validate: bool = False,
+    group_photos_csv: Path | None = None,
 ) -> dict[str, Any]:
     labels = read_labels(labels_csv)
     # Decoded lazily inside the timed run, as a user's photos would be.
@@ -189,6 +245,15 @@ def run_face_bench(
         "ms_per_image": round(1000 * seconds / max(len(labels), 1), 1),
         "missed": [row.file for row, key in zip(labels, run.labelled_keys, strict=True) if key is None],
         **(_cross_validated(labels, run, analyzer) if cross_validate else {}),
+        **(
+            {
+                "group_photos": group_photo_check(
+                    images_dir, read_group_photos(group_photos_csv, set(truth)), labels, run, analyzer
+                )
+            }
+            if group_photos_csv is not None
+            else {}
+        ),
     }
 
 

@@ -56,18 +56,31 @@ def bench_faces(
     cross_validate: bool = typer.Option(
         False, "--cross-validate", help="Also choose the threshold leaving one source folder out, scored on it"
     ),
+    group_photos: Path | None = typer.Option(
+        None, "--group-photos", help="CSV with file,identities_present: photos of several labelled people"
+    ),
     model_dir: Path | None = ModelDir,
     as_json: bool = JsonOnly,
 ) -> None:
     """Faces found and identity-grouping accuracy (BCubed, pairwise F1) on labelled photos; with
-    --cross-validate, also the figures on people the threshold never saw (leave one source out)."""
+    --cross-validate, also the figures on people the threshold never saw (leave one source out);
+    with --group-photos, whether each named person's face in a group photo joins that person."""
     from vidpipe.bench.faces import read_labels, run_face_bench
 
     _existing(images, "image folder")
     total = len(read_labels(_existing(labels, "labels file")))
+    if group_photos is not None:
+        _existing(group_photos, "group photos file")
     analyzer = FaceAnalyzer(detector, embedder, settings=settings_with(model_dir))
     with progress_bar("Faces", total, quiet=as_json) as tick:
-        result = run_face_bench(images, labels, analyzer, progress=tick, cross_validate=cross_validate)
+        result = run_face_bench(
+            images,
+            labels,
+            analyzer,
+            progress=tick,
+            cross_validate=cross_validate,
+            group_photos_csv=group_photos,
+        )
     _report(result, as_json, "Face bench")
 
 
