@@ -20,6 +20,7 @@ from vidpipe.describe.describers.offline import (
     accessories_within,
     colour_name,
     face_pose,
+    hair_colour,
     measure_palette,
     readable,
     refines,
@@ -460,3 +461,23 @@ def test_a_colour_in_the_users_name_is_not_contradicted() -> None:
     assert named_colour("The midnight blue car") == "midnight blue"
     assert named_colour("Gray hat") == "grey"
     assert named_colour("Fredrick") is None and named_colour("") is None
+
+
+def _lab(lightness: float, chroma: float, hue: float) -> np.ndarray:
+    return np.array([lightness, chroma * np.cos(np.radians(hue)), chroma * np.sin(np.radians(hue))])
+
+
+@pytest.mark.parametrize(
+    ("lab", "word"),
+    [
+        # Hair colours as measured on labelled faces (lightness, chroma, hue).
+        (_lab(14.0, 5.6, -2.7), "black"),
+        (_lab(26.2, 18.0, 51.1), "dark brown"),
+        (_lab(66.3, 10.7, 42.7), "grey"),  # grey hair under warm light (Eric Clapton), not blonde
+        (_lab(75.0, 11.0, 80.0), "platinum blonde"),  # pale and yellow
+        (_lab(67.3, 34.3, 50.1), "blonde"),
+        (_lab(82.8, 0.0, 0.0), "white"),
+    ],
+)
+def test_pale_hair_is_blonde_only_when_yellow(lab: np.ndarray, word: str) -> None:
+    assert hair_colour(lab) == word

@@ -721,7 +721,11 @@ def hair_colour(lab: Array) -> str | None:
         return "brown"
     if lightness < 58:
         return "light brown" if chroma < 28 or hue < 60 else "dark blonde"
-    return "platinum blonde" if chroma < 16 else "blonde"
+    if chroma < 16:
+        # Pale and nearly colourless: blonde only when the little colour there is is yellow;
+        # grey hair under warm light leans to red instead.
+        return "platinum blonde" if hue >= 60 else "grey" if lightness < 72 else "silver"
+    return "blonde"
 
 
 def measure_person(
