@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.models, pytest.mark.data]
 
 
 def _created_id(out: str) -> str:
-    return out.strip().splitlines()[-1]
+    # stdout is the id alone, so that `ID=$(vidpipe manifest create ...)` works.
+    assert len(out.strip().splitlines()) == 1, out
+    return out.strip()
 
 
 def test_a_names_row_that_matches_no_photo_is_an_error_and_nothing_is_created(
@@ -43,7 +45,7 @@ def test_add_names_each_skipped_photo_and_why(vidpipe: Run, data_dir: Path, tmp_
     code, out, _ = vidpipe("manifest", "create", "Adds", coffee, "--type", "PROP")
     manifest_id = _created_id(out)
     code, out, err = vidpipe("manifest", "add", manifest_id, coffee)
-    assert code == 0 and "added 0 photo(s)" in out
+    assert code == 0 and "added 0 photo(s)" in err and out == ""
     assert "skipped" in err and "coffee.png" in err and "same bytes" in err
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n broken")

@@ -53,7 +53,8 @@ def _print_intake(result: IntakeResult, verb: str) -> None:
         err_console.print(f"[red]refused[/] {escape(note.path)}: {escape(note.reason)}", highlight=False)
     for note in result.duplicates:
         err_console.print(f"[yellow]skipped[/] {escape(note.path)}: {escape(note.reason)}", highlight=False)
-    console.print(f"{verb} {len(result.added)} photo(s)", highlight=False)
+    # On stderr with the notes, so that stdout holds only what a script reads (create's id).
+    err_console.print(f"{verb} {len(result.added)} photo(s)", highlight=False)
 
 
 @app.command("create")

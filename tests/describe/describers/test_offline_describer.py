@@ -481,3 +481,12 @@ def _lab(lightness: float, chroma: float, hue: float) -> np.ndarray:
 )
 def test_pale_hair_is_blonde_only_when_yellow(lab: np.ndarray, word: str) -> None:
     assert hair_colour(lab) == word
+
+
+def test_a_detected_tie_is_not_named_again_by_the_classifier(full: OfflineDescriber, data_dir: Path) -> None:
+    biden = load_image(data_dir / "faces" / "face_recognition" / "biden.jpg")
+    plain = full.describe(DescribeRequest(biden, AssetType.CHARACTER, name="Biden")).reverse_prompt
+    assert "in a bow tie" in plain  # the ImageNet label, on a man in a necktie
+    worn = full.describe(DescribeRequest(biden, AssetType.CHARACTER, name="Biden", accessories=("tie",)))
+    assert "wearing a tie" in worn.reverse_prompt and "bow tie" not in worn.reverse_prompt
+    assert_clean(worn)

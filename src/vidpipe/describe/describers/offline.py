@@ -1625,7 +1625,10 @@ class OfflineDescriber(Describer):
         elif look.lower and look.lower != look.upper:
             clothes.append(f"{_join(list(look.lower))} clothing on the legs")
         carried = [ACCESSORY_PHRASES.get(a, f"with {_article(a)} {a}") for a in request.accessories]
-        carried += [f"in {_article(w)} {w}" for w in self._wearables(m) if w not in request.accessories]
+        # A label of a kind the detector already named ("bow tie" beside a detected tie) would be a
+        # second, often wrong, name for the same thing: the detector's word stands alone.
+        named = {a.split()[-1].lower() for a in request.accessories}
+        carried += [f"in {_article(w)} {w}" for w in self._wearables(m) if w.split()[-1].lower() not in named]
         dressed = ", ".join(
             p
             for p in (f"wearing {_join(clothes)}" if clothes else "", f"with {_join(bare)}" if bare else "", *carried)
