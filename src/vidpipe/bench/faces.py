@@ -104,6 +104,32 @@ def _grouped_f1(
 TIE_BREAKS = ("highest", "median")
 
 
+@dataclass(frozen=True)
+class SourceFold:
+    """One source folder held out: its rows, and the thresholds tied for the best BCubed F1 on the rest."""
+
+    held_out: str
+    test: list[int]
+    tied: list[float]
+
+
+def source_folds(
+    labels: list[LabelledFile], run: LabelledRun, analyzer: FaceAnalyzer, grid: list[float]
+) -> list[SourceFold]:
+    """Every source folder with 2+ photos, with the grid scored on all the other folders (the costly
+    part: one grouping per threshold per fold, done once whatever the tie-break)."""
+    folds = []
+    for held in sorted({_source(row.file) for row in labels}):
+        test = [i for i, row in enumerate(labels) if _source(row.file) == held]
+        train = [i for i, row in enumerate(labels) if _source(row.file) != held]
+        if len(test) < 2 or not train:
+            continue
+        scored = [(_grouped_f1(labels, run, train, t, analyzer), t) for t in grid]
+        best = max(f for f, _ in scored)
+        folds.append(SourceFold(held, test, [t for f, t in scored if f >= best - 1e-9]))
+    return folds
+
+
 def leave_one_source_out(
     labels: list[LabelledFile],
     run: LabelledRun,
@@ -111,9 +137,11 @@ def leave_one_source_out(
     grid: list[float],
     *,
     tie_break: str = "highest",
+    folds: list[SourceFold] | None = None,
 ) -> dict[str, Any]:
     """The same-person threshold chosen on every source folder but one, then scored on that held-out
-    folder, for each folder with 2+ photos: figures on people the threshold never saw.
+    folder, for each folder with 2+ photos: figures on people the threshold never saw. ``folds``
+    (from `source_folds` on the same grid) spares scoring the grid again.
 
     On the folders it is chosen on, many thresholds often score the same best BCubed F1 (the folders
     hold no look-alikes, so nothing pins the lower end). ``tie_break`` picks among them: "highest"
@@ -123,35 +151,27 @@ def leave_one_source_out(
     """
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {TIE_BREAKS}, not {tie_break!r}")
-    folds: list[dict[str, Any]] = []
-    sources = sorted({_source(row.file) for row in labels})
-    for held in sources:
-        test = [i for i, row in enumerate(labels) if _source(row.file) == held]
-        train = [i for i, row in enumerate(labels) if _source(row.file) != held]
-        if len(test) < 2 or not train:
-            continue
-        scored = [(_grouped_f1(labels, run, train, t, analyzer), t) for t in grid]
-        best = max(f for f, _ in scored)
-        tied = [t for f, t in scored if f >= best - 1e-9]
-        chosen = max(tied) if tie_break == "highest" else float(np.median(tied))
-        folds.append(
+    results: list[dict[str, Any]] = []
+    for fold in source_folds(labels, run, analyzer, grid) if folds is None else folds:
+        chosen = max(fold.tied) if tie_break == "highest" else float(np.median(fold.tied))
+        results.append(
             {
-                "held_out": held,
-                "photos": len(test),
+                "held_out": fold.held_out,
+                "photos": len(fold.test),
                 "threshold": round(chosen, 4),
-                "tied_range": [round(min(tied), 4), round(max(tied), 4)],
-                "bcubed_f1": round(_grouped_f1(labels, run, test, chosen, analyzer), 4),
+                "tied_range": [round(min(fold.tied), 4), round(max(fold.tied), 4)],
+                "bcubed_f1": round(_grouped_f1(labels, run, fold.test, chosen, analyzer), 4),
             }
         )
-    scores = [float(f["bcubed_f1"]) for f in folds]
-    weights = [int(f["photos"]) for f in folds]
+    scores = [float(f["bcubed_f1"]) for f in results]
+    weights = [int(f["photos"]) for f in results]
     return {
         "tie_break": tie_break,
-        "folds": folds,
+        "folds": results,
         "bcubed_f1_mean": round(float(np.mean(scores)), 4) if scores else None,
         "bcubed_f1_weighted": round(float(np.average(scores, weights=weights)), 4) if scores else None,
         "bcubed_f1_min": round(min(scores), 4) if scores else None,
-        "thresholds": [f["threshold"] for f in folds],
+        "thresholds": [f["threshold"] for f in results],
     }
 
 
@@ -186,12 +206,13 @@ def group_photo_check(
     thresholds never saw these photos, so this checks them on people seen anew (recall above all)."""
     identity_of = {key: row.identity for row, key in zip(labels, run.labelled_keys, strict=True) if key}
     extra = [face for photo in photos for face in analyzer.analyze(load_image(images_dir / photo.file), photo.file)]
+    photo_of = {face.key: face.photo for face in extra}
     groups = analyzer.group([*run.faces, *extra])
     rows = []
     for photo in photos:
         joined: set[str] = set()
         for group in groups:
-            if any(key.startswith(f"{photo.file}#") for key in group.members):
+            if any(photo_of.get(key) == photo.file for key in group.members):
                 joined |= {identity_of[key] for key in group.members if key in identity_of}
         rows.append(
             {
@@ -260,7 +281,10 @@ def run_face_bench(
 def _cross_validated(labels: list[LabelledFile], run: LabelledRun, analyzer: FaceAnalyzer) -> dict[str, Any]:
     """Leave-one-source-out figures under the product's tie-break, and under the median for comparison."""
     grid = [round(analyzer.threshold + d, 4) for d in np.arange(-0.1, 0.1001, 0.005).tolist()]
+    folds = source_folds(labels, run, analyzer, grid)
     return {
-        "cross_validated": leave_one_source_out(labels, run, analyzer, grid, tie_break="highest"),
-        "cross_validated_median_tie_break": leave_one_source_out(labels, run, analyzer, grid, tie_break="median"),
+        "cross_validated": leave_one_source_out(labels, run, analyzer, grid, tie_break="highest", folds=folds),
+        "cross_validated_median_tie_break": leave_one_source_out(
+            labels, run, analyzer, grid, tie_break="median", folds=folds
+        ),
     }

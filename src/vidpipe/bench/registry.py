@@ -29,6 +29,7 @@ FACE_IN_PERSON = 0.8
 # Ground truth that boxes faces, not whole people (dlib's face photos): characters are judged by
 # their faces there, and a character seen without a face cannot be judged.
 FACE_CLASS = "face"
+PEOPLE_CLASSES = ("person", FACE_CLASS)  # a true box of either kind is a person
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def run_registry_bench(
             hits = _matches(list(ref.bbox), ref.has_face, asset_class, truth.get(image, []))
             for t in hits:
                 assets_of_truth[(image, t.index)].add(asset.tag or str(asset.id))
-                if t.name in ("person", FACE_CLASS):
+                if t.name in PEOPLE_CLASSES:
                     people_here[image].add(t.index)
             if ref.primary and hits:
                 primary_ok = True
@@ -161,9 +162,7 @@ def run_registry_bench(
             seen_in = next((files[r.source] for r in asset.references if r.primary and r.source in files), "?")
             wrong.append(f"{asset.tag} {asset.name} ({asset_class}) in {seen_in}")
     duplicates = {k: v for k, v in assets_of_truth.items() if len(v) > 1}
-    people_split = [
-        k for k in duplicates if any(t.index == k[1] and t.name in ("person", FACE_CLASS) for t in truth[k[0]])
-    ]
+    people_split = [k for k in duplicates if any(t.index == k[1] and t.name in PEOPLE_CLASSES for t in truth[k[0]])]
     return {
         "photos": len(photos),
         "part": f"{part[0]}/{part[1]}" if part else None,
